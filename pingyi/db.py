@@ -1,0 +1,99 @@
+"""Engine, sessions, SQLite pragmas and migrations.
+
+One engine per process: `engine()` here for the CLI and tests, `st.cache_resource` around it
+in the UI. Domain functions never open sessions; callers pass one in.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from pingyi.config import settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    _install_sqlite_pragmas(engine)
+    return engine
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can ask for IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        # A deferred transaction that reads and then writes gets SQLITE_BUSY at once under
+        # contention, whatever busy_timeout says; writers therefore take the lock up front.
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@functools.cache
+def engine() -> Engine:
+    return make_engine(settings().database_url)
+
+
+@contextmanager
+def session(bind: Engine | None = None) -> Iterator[Session]:
+    """A short read session; nothing is committed."""
+    with Session(bind or engine(), expire_on_commit=False) as s:
+        yield s
+
+
+@contextmanager
+def transaction(bind: Engine | None = None) -> Iterator[Session]:
+    """One all-or-nothing unit of work: commits on success, rolls back on any exception."""
+    target = bind or engine()
+    if is_sqlite(target):
+        target = target.execution_options(sqlite_begin="IMMEDIATE")
+    with Session(target, expire_on_commit=False) as s, s.begin():
+        yield s
+
+
+def alembic_config(bind: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", bind.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def migrate(bind: Engine | None = None) -> None:
+    """Create or upgrade the schema to the newest migration; safe to run again."""
+    target = bind or engine()
+    cfg = alembic_config(target)
+    with target.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+def has_schema(bind: Engine | None = None) -> bool:
+    return inspect(bind or engine()).has_table("alembic_version")

@@ -1,0 +1,297 @@
+"""SQLModel tables.
+
+Identifiers follow DESIGN.md: a Round has Targets (each branch, the 领导班子, each member) and the
+assignments the rules give them; evaluators' ballots carry no link to their 测评码.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+metadata = SQLModel.metadata
+
+
+class UnitKind(StrEnum):
+    ORGAN = "机关"
+    GRASSROOTS = "基层单位"
+
+
+class TargetKind(StrEnum):
+    BRANCH = "branch"  # 党支部
+    TEAM = "team"  # 领导班子 as a collective
+    MEMBER = "member"  # 党员
+
+
+class TemplateKey(StrEnum):
+    BRANCH = "branch"  # 党组织
+    LEADER = "leader"  # 党员领导干部
+    MEMBER = "member"  # 普通党员
+    TEAM = "team"  # 领导班子
+
+
+class GroupKey(StrEnum):
+    ALL_STAFF = "all_staff"  # 局全体工作人员
+    UNIT_STAFF = "unit_staff"  # 基层单位工作人员
+    VENDORS = "vendors"  # 市场经营户
+
+
+class Step(StrEnum):
+    DRAFT = "draft"  # 筹备
+    SELF_SUMMARY = "self_summary"  # 自我小结
+    INSPECTION = "inspection"  # 调研督查
+    BRIEFING = "briefing"  # 通报情况
+    REVIEW = "review"  # 开展点评
+    RECTIFICATION = "rectification"  # 整改落实
+    CLOSED = "closed"  # 已结束
+
+
+STEP_LABELS: dict[Step, str] = {
+    Step.DRAFT: "筹备",
+    Step.SELF_SUMMARY: "自我小结",
+    Step.INSPECTION: "调研督查",
+    Step.BRIEFING: "通报情况",
+    Step.REVIEW: "开展点评",
+    Step.RECTIFICATION: "整改落实",
+    Step.CLOSED: "已结束",
+}
+
+TEMPLATE_LABELS: dict[TemplateKey, str] = {
+    TemplateKey.BRANCH: "党组织",
+    TemplateKey.LEADER: "党员领导干部",
+    TemplateKey.MEMBER: "普通党员",
+    TemplateKey.TEAM: "领导班子",
+}
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = True, **kw: Any) -> Any:
+    return Field(
+        sa_column=Column(
+            Integer, ForeignKey(target, **kw), nullable=nullable, index=index
+        )
+    )
+
+
+def _str(length: int, **kw: Any) -> Any:
+    return Field(sa_type=String(length), **kw)  # type: ignore[call-overload]
+
+
+# ---- roster
+
+
+class Unit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = _str(100, unique=True)
+    kind: UnitKind = _str(10)
+
+
+class Branch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = _str(100, unique=True)
+    unit_id: int = _fk("unit.id")
+    # The 联系班子成员; a cycle with member.branch_id, so added after both tables exist.
+    liaison_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("member.id", use_alter=True, name="fk_branch_liaison_id_member"),
+            nullable=True,
+        ),
+    )
+    active: bool = True
+
+
+class Member(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    roster_id: str = _str(40, unique=True)  # 编号 in the roster file: stable across imports
+    name: str = _str(50)
+    unit_id: int = _fk("unit.id")
+    branch_id: int | None = _fk("branch.id", nullable=True)
+    is_party_secretary: bool = False  # 党组书记
+    is_leadership: bool = False  # 班子成员
+    is_cadre: bool = False  # 党员干部: leading post below the leadership team
+    is_branch_secretary: bool = False  # 支部书记
+    is_elderly: bool = False  # 年老体弱
+    active: bool = True
+
+    @property
+    def is_leader_category(self) -> bool:
+        """党员领导干部 for criteria; everyone else is 普通党员."""
+        return self.is_leadership or self.is_party_secretary or self.is_cadre
+
+
+class EvaluatorGroup(SQLModel, table=True):
+    __tablename__ = "evaluator_group"
+    id: int | None = Field(default=None, primary_key=True)
+    key: GroupKey = _str(20, unique=True)
+    name: str = _str(50)
+    headcount: int = 0
+
+
+# ---- criteria and scale: round_id NULL holds the editable defaults, a round holds its copy
+
+
+class Template(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("round_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int | None = _fk("round.id", nullable=True, ondelete="CASCADE")
+    key: TemplateKey = _str(20)
+    name: str = _str(50)
+
+
+class Criterion(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    template_id: int = _fk("template.id", ondelete="CASCADE")
+    position: int
+    name: str = _str(100)
+
+
+class ScaleLevel(SQLModel, table=True):
+    __tablename__ = "scale_level"
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int | None = _fk("round.id", nullable=True, ondelete="CASCADE")
+    position: int
+    label: str = _str(20)
+    score: float | None = None  # None: 不了解, recorded but never scored
+
+
+class Setting(SQLModel, table=True):
+    key: str = Field(sa_type=String(50), primary_key=True)  # type: ignore[call-overload]
+    value: Any = Field(sa_column=Column(JSON, nullable=False))
+
+
+# ---- rounds, targets, assignments
+
+
+class Round(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = _str(100, unique=True)
+    quarter: str = _str(10)  # e.g. 2026Q4
+    starts_on: date | None = None
+    ends_on: date | None = None
+    step: Step = _str(20, default=Step.DRAFT)
+    min_ballots: int = 5  # a group with fewer ballots shows 样本不足, never numbers
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    rules: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    results_published: bool = False
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def is_open(self) -> bool:
+        return self.step not in (Step.DRAFT, Step.CLOSED)
+
+
+class Target(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("round_id", "kind", "branch_id", "member_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    kind: TargetKind = _str(10)
+    template_key: TemplateKey = _str(20)
+    branch_id: int | None = _fk("branch.id", nullable=True)
+    member_id: int | None = _fk("member.id", nullable=True)
+    name: str = _str(100)  # snapshot, so old rounds read as they were
+    branch_name: str = _str(100, default="")
+    position: int = 0  # display order
+
+
+class LeaderAssignment(SQLModel, table=True):
+    __tablename__ = "leader_assignment"
+    __table_args__ = (UniqueConstraint("round_id", "reviewer_id", "target_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    reviewer_id: int = _fk("member.id")
+    target_id: int = _fk("target.id", ondelete="CASCADE")
+    rule: str = _str(50, default="")
+
+
+class MassAssignment(SQLModel, table=True):
+    __tablename__ = "mass_assignment"
+    __table_args__ = (UniqueConstraint("round_id", "group_id", "target_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    group_id: int = _fk("evaluator_group.id")
+    target_id: int = _fk("target.id", ondelete="CASCADE")
+
+
+# ---- 群众评议: codes, drafts, ballots, tallies
+# A ballot and its ratings carry no code, account, address or time: nothing links them back.
+
+
+class EvaluationCode(SQLModel, table=True):
+    __tablename__ = "evaluation_code"
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    group_id: int = _fk("evaluator_group.id")
+    code_hash: str = _str(64, unique=True)  # keyed hash: a dump alone cannot vote
+    opened: bool = False
+    used: bool = False
+    revoked: bool = False
+
+
+class Draft(SQLModel, table=True):
+    code_hash: str = Field(sa_type=String(64), primary_key=True)  # type: ignore[call-overload]
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Ballot(SQLModel, table=True):
+    id: str = Field(sa_type=String(32), primary_key=True)  # type: ignore[call-overload]
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    group_id: int = _fk("evaluator_group.id")
+    uniform: bool = False  # 一刀切: one level for every item
+
+
+class Rating(SQLModel, table=True):
+    ballot_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    target_id: int = Field(sa_column=Column(Integer, ForeignKey("target.id"), primary_key=True))
+    criterion_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("criterion.id"), primary_key=True)
+    )
+    level_id: int = _fk("scale_level.id", index=False)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    group_id: int = _fk("evaluator_group.id", index=False)
+
+
+class MassComment(SQLModel, table=True):
+    __tablename__ = "mass_comment"
+    id: str = Field(sa_type=String(32), primary_key=True)  # type: ignore[call-overload]
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    group_id: int = _fk("evaluator_group.id", index=False)
+    target_id: int = _fk("target.id")
+    text: str = _str(500)
+
+
+class Tally(SQLModel, table=True):
+    """Rating counts kept up to date by each ballot, so live screens never scan ratings."""
+
+    round_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("round.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    target_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    criterion_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    level_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    uniform: bool = Field(default=False, primary_key=True)
+    count: int = 0
+
+
+class BallotTally(SQLModel, table=True):
+    """Ballots per group and minute: participation and the submissions-over-time chart."""
+
+    __tablename__ = "ballot_tally"
+    round_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("round.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    minute: datetime = Field(primary_key=True)
+    ballots: int = 0
+    uniform: int = 0

@@ -1,4 +1,4 @@
-"""Criteria templates and the rating scale: seed defaults (方案 section 四), copied into each round."""
+"""Criteria templates and the rating scale: seed defaults (方案 四), copied into each round."""
 
 from __future__ import annotations
 
@@ -125,7 +125,8 @@ def scale(*, session: Session, round_id: int | None) -> list[ScaleLevel]:
     condition = (
         col(ScaleLevel.round_id).is_(None) if round_id is None else ScaleLevel.round_id == round_id
     )
-    return list(session.exec(select(ScaleLevel).where(condition).order_by(col(ScaleLevel.position))))
+    query = select(ScaleLevel).where(condition).order_by(col(ScaleLevel.position))
+    return list(session.exec(query))
 
 
 def round_scale(*, session: Session, round_id: int) -> list[LevelView]:

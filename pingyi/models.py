@@ -70,9 +70,7 @@ TEMPLATE_LABELS: dict[TemplateKey, str] = {
 
 def _fk(target: str, *, nullable: bool = False, index: bool = True, **kw: Any) -> Any:
     return Field(
-        sa_column=Column(
-            Integer, ForeignKey(target, **kw), nullable=nullable, index=index
-        )
+        sa_column=Column(Integer, ForeignKey(target, **kw), nullable=nullable, index=index)
     )
 
 
@@ -248,9 +246,7 @@ class Ballot(SQLModel, table=True):
 
 class Rating(SQLModel, table=True):
     ballot_id: str = Field(
-        sa_column=Column(
-            String(32), ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(String(32), ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True)
     )
     target_id: int = Field(sa_column=Column(Integer, ForeignKey("target.id"), primary_key=True))
     criterion_id: int = Field(

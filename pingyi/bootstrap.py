@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from pingyi import criteria, db, groups
+
+
+def seed(*, session: Session) -> None:
+    """The 方案's criteria, scale and evaluator groups, where they are not there yet."""
+    criteria.seed_defaults(session=session)
+    groups.seed_groups(session=session)
 
 
 def initialize(bind: Engine | None = None) -> None:
     target = bind or db.engine()
     db.migrate(target)
     with db.transaction(target) as session:
-        criteria.seed_defaults(session=session)
-        groups.seed_groups(session=session)
+        seed(session=session)

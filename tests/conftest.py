@@ -21,8 +21,12 @@ from pingyi import bootstrap, db
 PG_ADMIN_URL = os.environ.get(
     "PINGYI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-PG_TEMPLATE = "pingyi_test_template"
+# Per process, so two test runs on one machine never fight over the template.
+PG_TEMPLATE = f"pingyi_test_template_{os.getpid()}"
 _counter = itertools.count()
+
+# Codes are hashed with this key in every test; no key file is written into the tree.
+os.environ.setdefault("PINGYI_SECRET_KEY", "test-secret-key")
 
 
 @pytest.fixture(scope="session")

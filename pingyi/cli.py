@@ -1,0 +1,251 @@
+"""The `pingyi` command (also `python -m pingyi`).
+
+Every command that works on a round takes `--round ID_OR_NAME` and defaults to the current
+open round. Errors are printed in Chinese and give exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+from sqlmodel import Session
+
+from pingyi import bootstrap, db, demo, groups, roster, rounds
+from pingyi.models import STEP_LABELS, EvaluatorGroup, Step
+
+
+class CliError(Exception):
+    """A failure to report to the person at the terminal, in Chinese."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        bootstrap.initialize()
+        return int(args.handler(args) or 0)
+    except (CliError, ValueError, LookupError) as exc:
+        print(f"错误:{exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pingyi", description="领导点评和群众评议")
+    commands = parser.add_subparsers(title="命令")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int | None], helptext: str):  # type: ignore[no-untyped-def]
+        sub = commands.add_parser(name, help=helptext, description=helptext)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("init", _init, "创建或升级数据库结构并载入默认测评内容(可重复执行)")
+
+    sub = command("demo", _demo, "载入示例单位(领导班子、机关和基层党支部、进行中的评议轮次)")
+    sub.add_argument("--size", choices=["small", "large"], default="small")
+    sub.add_argument("--replace", action="store_true", help="清空现有全部数据后载入")
+
+    sub = command(
+        "import-roster", _import_roster, "从 .xlsx 或 .csv 名册导入(全部成功或不做任何改动)"
+    )
+    sub.add_argument("file", type=Path)
+
+    rules_cmd = commands.add_parser("rules", help="评议关系").add_subparsers(title="命令")
+    check = rules_cmd.add_parser("check", help="检查评议关系:每类点评人和评议群体的数量及问题")
+    check.add_argument("--round", help="轮次编号或名称(默认用办公室当前的规则)")
+    check.set_defaults(handler=_rules_check)
+
+    round_cmd = commands.add_parser("round", help="评议轮次").add_subparsers(title="命令")
+    round_cmd.add_parser("list", help="列出全部轮次").set_defaults(handler=_round_list)
+    create = round_cmd.add_parser("create", help="新建轮次(筹备阶段)")
+    create.add_argument("name")
+    create.add_argument("--quarter", required=True, help="如 2026Q4")
+    create.add_argument("--start", type=date.fromisoformat)
+    create.add_argument("--end", type=date.fromisoformat)
+    create.set_defaults(handler=_round_create)
+    open_ = round_cmd.add_parser("open", help="开启筹备中的轮次:按规则确定评议对象和评议关系")
+    open_.add_argument("--round", required=True)
+    open_.add_argument("--allow-problems", action="store_true")
+    open_.set_defaults(handler=_round_open)
+
+    codes_cmd = commands.add_parser("codes", help="测评码").add_subparsers(title="命令")
+    issue = codes_cmd.add_parser("issue", help="为一个评议群体生成测评码")
+    issue.add_argument("--round")
+    issue.add_argument(
+        "--group", required=True, help="群体:all_staff / unit_staff / vendors 或中文名称"
+    )
+    issue.add_argument("--count", type=int, required=True)
+    issue.add_argument("--slips", type=Path, help="同时写出可打印的测评码条(HTML)")
+    issue.add_argument("--csv", type=Path, help="同时写出测评码 CSV")
+    issue.set_defaults(handler=_codes_issue)
+    revoke = codes_cmd.add_parser("revoke", help="作废一个测评码")
+    revoke.add_argument("code")
+    revoke.set_defaults(handler=_codes_revoke)
+    status = codes_cmd.add_parser("status", help="各群体测评码发放、打开、提交、作废数量")
+    status.add_argument("--round")
+    status.set_defaults(handler=_codes_status)
+    return parser
+
+
+def _init(_args: argparse.Namespace) -> int:
+    print(f"数据库已就绪:{db.engine().url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    with db.transaction() as session:
+        summary = demo.load_demo(session=session, size=args.size, replace=args.replace)
+    print(
+        f"已载入示例单位:{summary.branches} 个党支部,{summary.members} 名党员;"
+        f"进行中的轮次「{summary.round_name}」"
+    )
+    return 0
+
+
+def _import_roster(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        raise CliError(f"找不到文件 {path}")
+    with db.transaction() as session:
+        report = roster.import_roster(session=session, filename=path.name, data=path.read_bytes())
+    if not report.ok:
+        print(f"名册有 {len(report.errors)} 处错误,未做任何改动:", file=sys.stderr)
+        for error in report.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    print(f"导入成功:{report.summary()}")
+    for label, names in (
+        ("新增", report.added),
+        ("变更", report.changed),
+        ("移除", report.removed),
+    ):
+        for name in names:
+            print(f"  {label} {name}")
+    return 0
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    with db.session() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round) if args.round else None
+        result = rounds.preview(session=session, round_=round_)
+    print("领导点评(按点评人类别):")
+    for kind, count in result.leader_counts().items():
+        print(f"  {kind}: {count}")
+    print("群众评议(按评议群体):")
+    for group, count in result.mass_counts().items():
+        print(f"  {group}: {count}")
+    print(f"共 {len(result.leader)} 项领导点评,{len(result.mass)} 项群众评议")
+    if result.problems:
+        print(f"发现 {len(result.problems)} 个问题:")
+        for problem in result.problems:
+            print(f"  - {problem.message}")
+        return 1
+    print("没有发现问题")
+    return 0
+
+
+def _round_list(_args: argparse.Namespace) -> int:
+    with db.session() as session:
+        all_rounds = rounds.list_rounds(session=session)
+    if not all_rounds:
+        print("还没有评议轮次")
+        return 0
+    print(f"{'编号':<6}{'名称':<32}{'季度':<10}阶段")
+    for round_ in all_rounds:
+        print(
+            f"{round_.id:<6}{round_.name:<32}{round_.quarter:<10}{STEP_LABELS[Step(round_.step)]}"
+        )
+    return 0
+
+
+def _round_create(args: argparse.Namespace) -> int:
+    with db.transaction() as session:
+        round_ = rounds.create_round(
+            session=session,
+            name=args.name,
+            quarter=args.quarter,
+            starts_on=args.start,
+            ends_on=args.end,
+        )
+    print(f"已新建轮次 {round_.id}「{round_.name}」(筹备)")
+    return 0
+
+
+def _round_open(args: argparse.Namespace) -> int:
+    with db.transaction() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        result = rounds.open_round(
+            session=session, round_=round_, allow_problems=args.allow_problems
+        )
+    print(
+        f"已开启「{round_.name}」:{len(result.targets)} 个评议对象,"
+        f"{len(result.leader)} 项领导点评,{len(result.mass)} 项群众评议"
+    )
+    return 0
+
+
+def find_group(*, session: Session, name: str) -> EvaluatorGroup:
+    """A group by key, Chinese name or id."""
+    for group in groups.all_groups(session=session):
+        if name in (group.key, group.name, str(group.id)):
+            return group
+    known = "、".join(f"{g.key}({g.name})" for g in groups.all_groups(session=session))
+    raise CliError(f"没有评议群体「{name}」;可选:{known}")
+
+
+def _codes_issue(args: argparse.Namespace) -> int:
+    from pingyi import codes, slips
+
+    with db.transaction() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        group = find_group(session=session, name=args.group)
+        plain = codes.issue(
+            session=session, round_id=round_.id, group_id=group.id, count=args.count
+        )
+    if args.slips:
+        args.slips.write_text(
+            slips.slips_html(round_name=round_.name, group_name=group.name, codes=plain),
+            encoding="utf-8",
+        )
+        print(f"测评码条已写入 {args.slips}")
+    if args.csv:
+        args.csv.write_bytes(
+            slips.codes_csv(round_name=round_.name, group_name=group.name, codes=plain)
+        )
+        print(f"测评码 CSV 已写入 {args.csv}")
+    if not args.slips and not args.csv:
+        print("\n".join(plain))
+    print(
+        f"已为「{group.name}」生成 {len(plain)} 个测评码(只在此时显示,请妥善保存)", file=sys.stderr
+    )
+    return 0
+
+
+def _codes_revoke(args: argparse.Namespace) -> int:
+    from pingyi import codes
+
+    with db.transaction() as session:
+        codes.revoke(session=session, code=args.code)
+    print("已作废")
+    return 0
+
+
+def _codes_status(args: argparse.Namespace) -> int:
+    from pingyi import codes
+
+    with db.session() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        rows = codes.counts(session=session, round_id=round_.id)
+    print(f"「{round_.name}」测评码:")
+    for row in rows:
+        print(
+            f"  {row.group_name}: 发放 {row.issued},已打开 {row.opened},"
+            f"已提交 {row.submitted},已作废 {row.revoked}"
+        )
+    return 0

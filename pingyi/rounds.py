@@ -63,8 +63,14 @@ def current_roster(*, session: Session) -> rules.Roster:
         )
         for m in session.exec(select(Member).where(col(Member.active)).order_by(col(Member.id)))
     )
+    active_ids = {p.id for p in people}
+    # A liaison who has left is no liaison: the office should see 没有联系班子成员.
     infos = tuple(
-        rules.BranchInfo(name=b.name, organ=b.unit_id in organ_units, liaison=b.liaison_id)
+        rules.BranchInfo(
+            name=b.name,
+            organ=b.unit_id in organ_units,
+            liaison=b.liaison_id if b.liaison_id in active_ids else None,
+        )
         for b in branches
     )
     return rules.Roster(people=people, branches=infos)

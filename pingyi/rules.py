@@ -83,6 +83,17 @@ class Roster:
     def secretaries_of(self, branch: str) -> list[Person]:
         return [p for p in self.members_of(branch) if p.is_branch_secretary]
 
+    def target_of(self, person: Person) -> TargetRef:
+        """A person listed twice (two branches) is one target: their first listing."""
+        return member_ref(self._first_listing[person.roster_id])
+
+    @functools.cached_property
+    def _first_listing(self) -> dict[str, Person]:
+        first: dict[str, Person] = {}
+        for person in self.people:
+            first.setdefault(person.roster_id, person)
+        return first
+
 
 @dataclass(frozen=True)
 class TargetRef:
@@ -211,22 +222,35 @@ class Rule:
 
 def parse_rule(data: dict[str, Any]) -> Rule:
     """A stored rule as a Rule; a ValueError with a Chinese reason when it makes no sense."""
+    if not isinstance(data, dict):
+        raise ValueError(f"规则无效:每条规则应是一组字段,而不是 {data!r}")
+    kind = data.get("kind")
+    if kind not in ("leader", "mass"):
+        raise ValueError(f"规则无效:种类应为 leader 或 mass,而不是 {kind!r}")
+    targets = _field(data, "targets", Targets)
+    if kind == "leader":
+        reviewer = _field(data, "reviewer", Reviewer)
+        if targets not in _REVIEWER_TARGETS[reviewer]:
+            raise ValueError(
+                f"规则无效:{REVIEWER_LABELS[reviewer]}不能点评{TARGETS_LABELS[targets]}"
+            )
+        return Rule("leader", targets, reviewer=reviewer)
+    if targets not in _GROUP_TARGETS:
+        raise ValueError(f"规则无效:群众不能评议{TARGETS_LABELS[targets]}")
+    return Rule("mass", targets, group=_field(data, "group", GroupKey))
+
+
+_FIELD_LABELS = {"targets": "点评或评议对象", "reviewer": "点评人", "group": "评议群体"}
+
+
+def _field(data: dict[str, Any], name: str, enum: type[StrEnum]) -> Any:
+    # Enum lookups fail in English ("'x' is not a valid Targets"): the office reads Chinese.
+    if name not in data:
+        raise ValueError(f"规则无效:缺少{_FIELD_LABELS[name]}({name})")
     try:
-        targets = Targets(data["targets"])
-        if data.get("kind") == "leader":
-            reviewer = Reviewer(data["reviewer"])
-            if targets not in _REVIEWER_TARGETS[reviewer]:
-                raise ValueError(
-                    f"规则无效:{REVIEWER_LABELS[reviewer]}不能点评{TARGETS_LABELS[targets]}"
-                )
-            return Rule("leader", targets, reviewer=reviewer)
-        if data.get("kind") == "mass":
-            if targets not in _GROUP_TARGETS:
-                raise ValueError(f"规则无效:群众不能评议{TARGETS_LABELS[targets]}")
-            return Rule("mass", targets, group=GroupKey(data["group"]))
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"规则无效:缺少或无法识别的字段 {exc}") from exc
-    raise ValueError(f"规则无效:种类应为 leader 或 mass,而不是 {data.get('kind')!r}")
+        return enum(data[name])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"规则无效:无法识别的{_FIELD_LABELS[name]} {data[name]!r}") from exc
 
 
 def parse_rules(rules: Iterable[dict[str, Any]]) -> list[Rule]:
@@ -377,7 +401,8 @@ def _leader_targets(roster: Roster, rule: Rule, reviewer: Person) -> list[Target
         branch = next((b for b in roster.branches if b.name == reviewer.branch), None)
         if branch is None or branch.organ:
             return []
-        return [member_ref(p) for p in roster.members_of(branch.name) if p.id != reviewer.id]
+        others = [p for p in roster.members_of(branch.name) if p.id != reviewer.id]
+        return [roster.target_of(p) for p in others]
     linked = [b for b in roster.branches if b.liaison == reviewer.id and not b.organ]
     if rule.targets is Targets.OWN_BRANCH:
         return [branch_ref(b) for b in linked]
@@ -386,7 +411,7 @@ def _leader_targets(roster: Roster, rule: Rule, reviewer: Person) -> list[Target
         if rule.targets is Targets.OWN_BRANCH_SECRETARY
         else (lambda p: p.is_cadre)
     )
-    return [member_ref(p) for b in linked for p in roster.members_of(b.name) if wanted(p)]
+    return [roster.target_of(p) for b in linked for p in roster.members_of(b.name) if wanted(p)]
 
 
 def _shared_targets(roster: Roster, targets: Targets) -> list[TargetRef]:

@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     status = codes_cmd.add_parser("status", help="各群体测评码发放、打开、提交、作废数量")
     status.add_argument("--round")
     status.set_defaults(handler=_codes_status)
+
+    sub = command("export", _export, "导出评议结果汇总表(.xlsx):汇总、各类别、分项、参与情况")
+    sub.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
+    sub.add_argument("--out", type=Path, required=True, help="如 汇总表.xlsx")
+    sub = command("report", _report, "生成一个评议对象的评议结果报告(可打印的 HTML 页面)")
+    sub.add_argument("--target", required=True, help="评议对象的名称或编号")
+    sub.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
+    sub.add_argument("--out", type=Path, required=True, help="如 报告.html")
     return parser
 
 
@@ -248,4 +256,35 @@ def _codes_status(args: argparse.Namespace) -> int:
             f"  {row.group_name}: 发放 {row.issued},已打开 {row.opened},"
             f"已提交 {row.submitted},已作废 {row.revoked}"
         )
+    return 0
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"无法写入 {path}:{exc.strerror or exc}") from exc
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pingyi import reports
+
+    with db.session() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        data = reports.summary_workbook(session=session, round_id=round_.id)
+    _write(args.out, data)
+    print(f"已导出「{round_.name}」评议结果汇总表:{args.out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pingyi import reports
+
+    with db.session() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        target = reports.find_target(session=session, round_id=round_.id, name_or_id=args.target)
+        page = reports.target_report_html(session=session, round_id=round_.id, target_id=target.id)
+        name = target.name
+    _write(args.out, page.encode("utf-8"))
+    print(f"已生成「{name}」的评议结果报告:{args.out}")
     return 0

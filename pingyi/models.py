@@ -237,7 +237,13 @@ class Draft(SQLModel, table=True):
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+# On SQLite a rowid would keep ballots in the order they arrived, i.e. the order codes were
+# used: the anonymous tables are stored in their random primary key's order instead.
+_NO_ROWID = {"sqlite_with_rowid": False}
+
+
 class Ballot(SQLModel, table=True):
+    __table_args__ = _NO_ROWID
     id: str = Field(sa_type=String(32), primary_key=True)  # type: ignore[call-overload]
     round_id: int = _fk("round.id", ondelete="CASCADE")
     group_id: int = _fk("evaluator_group.id")
@@ -245,20 +251,22 @@ class Ballot(SQLModel, table=True):
 
 
 class Rating(SQLModel, table=True):
+    __table_args__ = _NO_ROWID
     ballot_id: str = Field(
         sa_column=Column(String(32), ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True)
     )
     target_id: int = Field(sa_column=Column(Integer, ForeignKey("target.id"), primary_key=True))
-    criterion_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("criterion.id"), primary_key=True)
-    )
-    level_id: int = _fk("scale_level.id", index=False)
-    round_id: int = _fk("round.id", ondelete="CASCADE")
-    group_id: int = _fk("evaluator_group.id", index=False)
+    # The criterion and level are checked against the round's form by submit, and round and
+    # group copy the ballot's: no foreign keys or indexes, since a ballot writes 180 rows.
+    criterion_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    level_id: int
+    round_id: int
+    group_id: int
 
 
 class MassComment(SQLModel, table=True):
     __tablename__ = "mass_comment"
+    __table_args__ = _NO_ROWID
     id: str = Field(sa_type=String(32), primary_key=True)  # type: ignore[call-overload]
     round_id: int = _fk("round.id", ondelete="CASCADE")
     group_id: int = _fk("evaluator_group.id", index=False)
@@ -269,6 +277,7 @@ class MassComment(SQLModel, table=True):
 class Tally(SQLModel, table=True):
     """Rating counts kept up to date by each ballot, so live screens never scan ratings."""
 
+    __table_args__ = _NO_ROWID
     round_id: int = Field(
         sa_column=Column(Integer, ForeignKey("round.id", ondelete="CASCADE"), primary_key=True)
     )

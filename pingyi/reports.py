@@ -382,6 +382,13 @@ def _comments(session: Session, round_id: int, target_id: int, groups: set[int])
     return sorted(texts)
 
 
+def mass_comments(*, session: Session, round_id: int, target: TargetResult) -> list[str]:
+    """The masses' comments on the target as its report shows them: sorted, with no time, id
+    or group, and none from a group with too few ballots."""
+    counted = {g.group_id for g in target.groups if g.status == OK}
+    return _comments(session, round_id, target.target_id, counted)
+
+
 def _fmt_score(value: float | None) -> str:
     return NO_GRADE if value is None else f"{value:.2f}"
 

@@ -723,3 +723,35 @@ def results_from_ratings(
         previous_leader_scores,
         with_change,
     )
+
+
+class TrendPoint(NamedTuple):
+    round_id: int
+    round_name: str
+    combined: float | None
+
+
+def trend(
+    *, session: Session, key: TargetKey, until_round_id: int | None = None
+) -> list[TrendPoint]:
+    """The combined score of one target (by its key) in every round that has it, oldest first,
+    up to `until_round_id`. Each round is scored from its tallies with its own settings, as
+    `round_results` scores it: a few indexed queries per round."""
+    kind, ref = key
+    query = (
+        select(Target.round_id, Target.id, Round.name)  # type: ignore[call-overload]
+        .join(Round, Round.id == Target.round_id)  # type: ignore[arg-type]
+        .where(Target.kind == kind)
+        .order_by(Target.round_id)
+    )
+    if kind == "member":
+        query = query.where(Target.member_id == ref)
+    elif kind == "branch":
+        query = query.where(Target.branch_id == ref)
+    if until_round_id is not None:
+        query = query.where(Target.round_id <= until_round_id)
+    points = []
+    for round_id, target_id, name in session.connection().execute(query):
+        result = round_results(session=session, round_id=round_id, with_change=False)
+        points.append(TrendPoint(round_id, name, result.target(target_id).combined))
+    return points

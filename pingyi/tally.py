@@ -10,8 +10,8 @@ import functools
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Boolean, Connection, bindparam, case, delete, func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, case, delete, func, select
+from sqlalchemy.engine.interfaces import DBAPICursor, Dialect
 from sqlmodel import Session
 
 from pingyi.models import Ballot, BallotTally, Rating, Tally
@@ -34,67 +34,49 @@ def current_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-@functools.cache
-def _add_ballot_statements(dialect: str) -> tuple[Any, Any]:
-    """The two upserts of `add_ballot` for a dialect, built once."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    counted = (
-        select(
-            _RATING.c.round_id,
-            _RATING.c.group_id,
-            _RATING.c.target_id,
-            _RATING.c.criterion_id,
-            _RATING.c.level_id,
-            bindparam("uniform", type_=Boolean),
-            literal_column("1"),
-        )
-        .where(_RATING.c.ballot_id == bindparam("ballot_id"))
-        .order_by(_RATING.c.target_id, _RATING.c.criterion_id)
-    )
-    ratings = (
-        insert(_TALLY)
-        .from_select(
-            ["round_id", "group_id", "target_id", "criterion_id", "level_id", "uniform", "count"],
-            counted,
-        )
-        .on_conflict_do_update(
-            index_elements=list(_TALLY.primary_key.columns),
-            set_={"count": _TALLY.c.count + 1},
-        )
-    )
-    ballot = insert(_BALLOT_TALLY)
-    ballot = ballot.on_conflict_do_update(
-        index_elements=list(_BALLOT_TALLY.primary_key.columns),
-        set_={
-            "ballots": _BALLOT_TALLY.c.ballots + ballot.excluded.ballots,
-            "uniform": _BALLOT_TALLY.c.uniform + ballot.excluded.uniform,
-        },
-    )
-    return ratings, ballot
+# Run by `ballots.submit` on the DBAPI cursor of the ballot's transaction. The rating counts
+# come from one INSERT … SELECT over the ballot's own ratings (read back in C, not bound again
+# from Python), in key order: concurrent PostgreSQL ballots lock tally rows in the same order
+# and never deadlock. SQLite needs no order (BEGIN IMMEDIATE lets one writer in at a time) and
+# gets it for free from the rating key.
+_COUNT_RATINGS = """
+INSERT INTO tally (round_id, group_id, target_id, criterion_id, level_id, uniform, count)
+SELECT round_id, group_id, target_id, criterion_id, level_id, ?, 1
+FROM rating WHERE ballot_id = ? ORDER BY target_id, criterion_id
+ON CONFLICT (round_id, group_id, target_id, criterion_id, level_id, uniform)
+DO UPDATE SET count = tally.count + 1
+"""
+_COUNT_BALLOT = """
+INSERT INTO ballot_tally (round_id, group_id, minute, ballots, uniform) VALUES (?, ?, ?, 1, ?)
+ON CONFLICT (round_id, group_id, minute)
+DO UPDATE SET ballots = ballot_tally.ballots + 1, uniform = ballot_tally.uniform + excluded.uniform
+"""
+_ADD_BALLOT = {  # per dialect: the same SQL, in the driver's parameter style
+    "sqlite": (_COUNT_RATINGS, _COUNT_BALLOT),
+    "postgresql": (_COUNT_RATINGS.replace("?", "%s"), _COUNT_BALLOT.replace("?", "%s")),
+}
 
 
 def add_ballot(
-    *, session: Session, ballot_id: str, round_id: int, group_id: int, uniform: bool
+    cursor: DBAPICursor,
+    dialect: Dialect,
+    *,
+    ballot_id: str,
+    round_id: int,
+    group_id: int,
+    uniform: bool,
 ) -> None:
-    """Count a just-inserted ballot: +1 per rating, +1 ballot for its group this minute.
+    """Count a just-inserted ballot: +1 per rating, +1 ballot for its group this minute."""
+    ratings, ballot = _ADD_BALLOT[dialect.name]
+    cursor.execute(ratings, (uniform, ballot_id))
+    cursor.execute(ballot, (round_id, group_id, _stored(dialect, current_minute()), int(uniform)))
 
-    The rating counts come from one INSERT … SELECT over the ballot's own ratings, in key
-    order: concurrent PostgreSQL ballots lock tally rows in the same order and never deadlock
-    (SQLite needs no order: BEGIN IMMEDIATE lets one writer in at a time).
-    """
-    conn = session.connection()
-    ratings, ballot = _add_ballot_statements(conn.dialect.name)
-    conn.execute(ratings, {"ballot_id": ballot_id, "uniform": uniform})
-    conn.execute(
-        ballot,
-        {
-            "round_id": round_id,
-            "group_id": group_id,
-            "minute": current_minute(),
-            "ballots": 1,
-            "uniform": int(uniform),
-        },
-    )
+
+@functools.lru_cache(maxsize=8)  # one minute at a time: ~5 µs of type processing, once
+def _stored(dialect: Dialect, minute: datetime) -> Any:
+    """The minute as the column stores it (SQLite: text in SQLAlchemy's format)."""
+    process = _BALLOT_TALLY.c.minute.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(minute) if process else minute
 
 
 def recompute(*, session: Session, round_id: int) -> dict[TallyKey, int]:

@@ -7,7 +7,9 @@ processes with their own engines, as several app replicas would.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import threading
+import types
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,7 +134,12 @@ def _submit_in_process(
 
 
 @pytest.mark.postgres
-def test_eight_processes_racing_one_code_store_one_ballot(pg_engine: Engine) -> None:
+def test_eight_processes_racing_one_code_store_one_ballot(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A spawned child re-runs the parent's __main__ file; after the page tests that is app.py
+    # (AppTest leaves it there), which would start the app. The children need only this module.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     world = bureau(pg_engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     (code,) = issue(pg_engine, world.round_id, staff, 1)

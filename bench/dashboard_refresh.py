@@ -1,0 +1,203 @@
+"""One 会议大屏 refresh against a plain GROUP BY over the ratings, with ≥ 1,000,000 ratings stored.
+
+The large demo bureau (1,974 targets; a 市场经营户 ballot rates 1,885 of them, 11,496 items) gets
+every 局全体工作人员 and 基层单位工作人员 ballot and enough 市场经营户 ballots to pass a million
+ratings, all through `ballots.submit` (the real path: codes, ratings, tallies), spread over a
+45-minute meeting so the submissions timeline has its real size; a few are 一刀切. The tallies
+are then checked against a recount of the ratings.
+
+Timed, in turns so a busy machine slows all alike, each the median of --runs:
+- refresh_ms: `meeting.snapshot` with the results hidden (what the screen does while people
+  vote), in a fresh session as the page opens one;
+- refresh_published_ms: `meeting.snapshot` with the results published, plus the drill-down of
+  one target (`meeting.target_detail`): everything one refresh of the published screen reads;
+- group_by_ms: SELECT target_id, criterion_id, level_id, group_id, count(*) FROM rating
+  GROUP BY those four, fetched.
+ratio = refresh_published_ms / group_by_ms (the costlier refresh); target ≤ 0.1.
+
+    python bench/dashboard_refresh.py [--ratings 1000000] [--runs 7] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+# A throwaway key for hashing the codes, so the bench never touches the app's data directory.
+os.environ.setdefault("PINGYI_SECRET_KEY", secrets.token_hex(32))
+
+from sqlalchemy import Engine, text  # noqa: E402
+
+from pingyi import ballots, bootstrap, codes, db, demo, groups, meeting, rounds, tally  # noqa: E402
+from pingyi.models import GroupKey, TemplateKey  # noqa: E402
+
+GROUP_BY = text(
+    "SELECT target_id, criterion_id, level_id, group_id, count(*) FROM rating"
+    " GROUP BY target_id, criterion_id, level_id, group_id"
+)
+MEETING_MINUTES = 45
+UNIFORM_SHARE = 0.03  # 一刀切 ballots
+
+
+def build(directory: Path, wanted: int, quick: bool) -> tuple[Engine, int, int]:
+    """The large demo plus ballots through `ballots.submit`; (engine, round id, ballots)."""
+    engine = db.make_engine(f"sqlite:///{directory / 'bench.db'}")
+    bootstrap.initialize(engine)
+    with db.transaction(engine) as s:
+        demo.load_demo(session=s, size="small" if quick else "large")
+        round_ = rounds.current(session=s)
+        assert round_ is not None
+        round_id: int = round_.id  # type: ignore[assignment]
+        by_key = groups.by_key(session=s)
+        forms = {
+            key: ballots.ballot_form(session=s, round_id=round_id, group_id=group.id)  # type: ignore[arg-type]
+            for key, group in by_key.items()
+        }
+    plan = {key: by_key[key].headcount for key in (GroupKey.ALL_STAFF, GroupKey.UNIT_STAFF)}
+    if quick:
+        plan = dict.fromkeys(plan, 6)
+    staff_ratings = sum(n * len(forms[key].items) for key, n in plan.items())
+    vendor_items = len(forms[GroupKey.VENDORS].items)
+    plan[GroupKey.VENDORS] = max(6, math.ceil((wanted - staff_ratings) / vendor_items))
+
+    rng = random.Random(20261125)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=MEETING_MINUTES)
+    submitted = 0
+    total = sum(plan.values())
+    real_minute = tally.current_minute
+    try:
+        for key, count in plan.items():
+            form = forms[key]
+            level_ids = [level.id for level in form.levels]
+            with db.transaction(engine) as s:
+                plain = codes.issue(
+                    session=s,
+                    round_id=round_id,
+                    group_id=by_key[key].id,  # type: ignore[arg-type]
+                    count=count,
+                )
+            for code in plain:
+                # Ballots come in through the meeting, not all in this minute.
+                minute = start + timedelta(minutes=MEETING_MINUTES * submitted // total)
+                tally.current_minute = lambda minute=minute: minute  # type: ignore[misc]
+                if rng.random() < UNIFORM_SHARE:
+                    answers = dict.fromkeys(form.items, rng.choice(level_ids))
+                else:
+                    # Mostly 好 and 较好, as real ballots are.
+                    weights = (50, 30, 10, 4, 6)
+                    answers = dict(
+                        zip(
+                            form.items,
+                            rng.choices(level_ids, weights=weights, k=len(form.items)),
+                            strict=True,
+                        )
+                    )
+                with db.transaction(engine) as s:
+                    ballots.submit(session=s, code=code, answers=answers)
+                submitted += 1
+    finally:
+        tally.current_minute = real_minute  # type: ignore[misc]
+    with db.session(engine) as s:
+        problems = tally.verify(session=s, round_id=round_id)
+    if problems:
+        raise SystemExit("tallies do not match the ratings:\n" + "\n".join(problems[:10]))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return engine, round_id, submitted
+
+
+def timed(action: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    action()
+    return (time.perf_counter() - began) * 1000
+
+
+def measure(engine: Engine, round_id: int, runs: int) -> dict[str, float]:
+    def publish(published: bool) -> None:
+        with db.transaction(engine) as s:
+            meeting.publish(session=s, round_id=round_id, published=published)
+
+    publish(True)
+    with db.session(engine) as s:
+        standings = meeting.snapshot(session=s, round_id=round_id).standings
+    assert standings is not None
+    drilled = standings.rankings[TemplateKey.MEMBER][0].target_id
+
+    def refresh() -> None:
+        with db.session(engine) as s:
+            snap = meeting.snapshot(session=s, round_id=round_id)
+            if snap.standings is not None:
+                meeting.target_detail(session=s, round_id=round_id, target_id=drilled)
+
+    def group_by() -> None:
+        with engine.connect() as conn:
+            conn.execute(GROUP_BY).fetchall()
+
+    spent: dict[str, list[float]] = {"hidden": [], "published": [], "group_by": []}
+    for turn in range(runs + 1):  # the first turn warms the caches and is not counted
+        publish(False)
+        hidden = timed(refresh)
+        publish(True)
+        shown = timed(refresh)
+        plain = timed(group_by)
+        if turn:
+            spent["hidden"].append(hidden)
+            spent["published"].append(shown)
+            spent["group_by"].append(plain)
+    return {name: statistics.median(values) for name, values in spent.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ratings", type=int, default=1_000_000, help="at least this many")
+    parser.add_argument("--runs", type=int, default=7, help="timed turns (median reported)")
+    parser.add_argument("--quick", action="store_true", help="small demo, a few ballots")
+    args = parser.parse_args()
+    wanted = 20_000 if args.quick else args.ratings
+
+    with tempfile.TemporaryDirectory(prefix="pingyi-bench-") as tmp:
+        began = time.perf_counter()
+        engine, round_id, submitted = build(Path(tmp), wanted, args.quick)
+        built = time.perf_counter() - began
+        with engine.connect() as conn:
+            ratings = conn.execute(text("SELECT count(*) FROM rating")).scalar_one()
+            tallies = conn.execute(text("SELECT count(*) FROM tally")).scalar_one()
+        ms = measure(engine, round_id, 3 if args.quick else args.runs)
+        engine.dispose()
+    print(
+        json.dumps(
+            {
+                "bench": "dashboard_refresh",
+                "ratings": ratings,
+                "ballots": submitted,
+                "tally_rows": tallies,
+                "generated": "ballots.submit (tallies verified against the ratings)",
+                "build_s": round(built, 1),
+                "refresh_ms": round(ms["hidden"], 2),
+                "refresh_published_ms": round(ms["published"], 2),
+                "group_by_ms": round(ms["group_by"], 2),
+                "ratio": round(ms["published"] / ms["group_by"], 4),
+                "ratio_hidden": round(ms["hidden"] / ms["group_by"], 4),
+                "target": 0.1,
+                "quick": args.quick,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""会议大屏: participation and submissions live on the projector; results once published."""
+
+import streamlit as st
+
+from pingyi import db, meeting, rounds, ui
+from pingyi.models import STEP_LABELS, Step
+from pingyi.ui import meeting as view
+
+ui.through_app()
+
+# Seconds between refreshes: a ballot shows within a few seconds, and one refresh reads only
+# counts (codes and tallies), never the ratings.
+REFRESH_SECONDS = 3
+
+ui.through_app()
+view.style()
+
+with db.session(ui.engine()) as s:
+    all_rounds = rounds.list_rounds(session=s)
+    current = rounds.current(session=s)
+
+if not all_rounds:
+    st.title("会议大屏")
+    st.info("还没有评议轮次:请先创建并开启评议轮次。")
+    st.stop()
+
+by_id = {r.id: r for r in all_rounds}
+ids = list(by_id)
+with st.sidebar:
+    st.subheader("大屏控制")
+    round_id = st.selectbox(
+        "评议轮次",
+        ids,
+        index=ids.index(current.id) if current is not None else 0,
+        format_func=lambda i: f"{by_id[i].name}({STEP_LABELS[Step(by_id[i].step)]})",
+        key="meeting_round",
+    )
+    if by_id[round_id].results_published:
+        st.success("评议结果已公布,正在大屏显示。")
+        hide = st.button("隐藏结果", key="meeting_hide", icon=":material/visibility_off:")
+        show = False
+    else:
+        st.caption("评议结果在公布前不会显示在大屏上。")
+        show = st.button(
+            "公布结果", key="meeting_publish", type="primary", icon=":material/campaign:"
+        )
+        hide = False
+    if show or hide:
+        with db.transaction(ui.engine()) as s:
+            meeting.publish(session=s, round_id=round_id, published=show)
+        st.rerun()
+
+st.title(by_id[round_id].name)
+
+
+def detail(round_id: int, target_id: int) -> meeting.TargetDetail:
+    with db.session(ui.engine()) as s:
+        return meeting.target_detail(session=s, round_id=round_id, target_id=target_id)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live(round_id: int) -> None:
+    """Everything that changes while people vote: redrawn alone, without rerunning the page."""
+    with db.session(ui.engine()) as s:
+        snapshot = meeting.snapshot(session=s, round_id=round_id)
+    with st.container(key=view.LIVE):
+        view.header(snapshot)
+        view.participation(snapshot)
+        if snapshot.standings is None:
+            view.hidden_notice()
+        else:
+            view.results(snapshot.standings, snapshot, lambda tid: detail(round_id, tid))
+        view.timeline(snapshot)
+
+
+live(round_id)

@@ -1,0 +1,400 @@
+"""The 群众评议 ballot page: code entry with a lockout, rating cards, progress, submit, thanks.
+
+What the evaluator has answered lives in `st.session_state` (this browser tab) and, after every
+tap, in the code's draft on the server, so a reload or another device gets it all back. All
+database work goes through `pingyi.ballots`; nothing the evaluator or the roster typed is ever
+passed to `unsafe_allow_html`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from pingyi import ballots, codes, db, rounds, ui
+from pingyi.models import EvaluatorGroup, Round
+from pingyi.ui.text import md_escape
+
+# More than LOCK_AFTER wrong codes in one browser session lock code entry for LOCK_SECONDS:
+# enough for honest typos, far too few to guess one of 5·10^11 codes. (Per session only; a
+# global limit comes with the server's rate limiting.)
+LOCK_AFTER = 10
+LOCK_SECONDS = 300
+
+MSG_BUSY = "网络或服务器繁忙,答案已保留在本页,请稍后再试"
+MSG_BUSY_OPEN = "网络或服务器繁忙,请稍后再试"
+MSG_SAVED = "已保存"
+MSG_LOCKED = "测评码输错次数过多,输入已暂停"
+THANKS = "谢谢您的评议"
+THANKS_DETAIL = "您的评议已匿名提交,本页可以关闭。"
+SUBMIT_LABEL = "提交评议"
+
+BALLOT = "ballot"  # the open Ballot
+NOTICE = "ballot_notice"  # why the last code was refused, shown above the entry form
+WRONG = "ballot_wrong"  # wrong codes tried in this session
+LOCKED_UNTIL = "ballot_locked_until"  # time.time() when entry opens again
+SUBMITTED = "ballot_submitted"  # number of targets of the ballot just stored
+PROGRESS = "ballot_progress"  # key of the progress fragments (top and bottom)
+
+_CSS = Path(__file__).with_name("ballot.css")
+
+
+@dataclass
+class Ballot:
+    """An opened code and everything answered so far; `answers` is what gets submitted."""
+
+    code: str
+    round_id: int | None
+    round_name: str
+    group_name: str
+    form: ballots.BallotForm
+    answers: ballots.Answers = field(default_factory=dict)
+    comments: ballots.Comments = field(default_factory=dict)
+    saved: dict[int, str] = field(default_factory=dict)  # target_id → save status
+    gone: str | None = None  # the code stopped being usable (used on another device…)
+
+
+def answer_key(target_id: int, criterion_id: int) -> str:
+    return f"ans_{target_id}_{criterion_id}"
+
+
+def note_key(target_id: int) -> str:
+    return f"note_{target_id}"
+
+
+def card_anchor(target_id: int) -> str:
+    return f"card-{target_id}"
+
+
+def style() -> None:
+    """Large touch targets and a clearly marked choice; a static file, no user text."""
+    st.html(_CSS)
+
+
+# ---- the code: from ?code= or typed, with a lockout after too many wrong ones
+
+
+def locked_seconds() -> int:
+    """Seconds until code entry opens again; 0 when it is open."""
+    until = st.session_state.get(LOCKED_UNTIL)
+    if until is None:
+        return 0
+    left = until - time.time()
+    if left <= 0:
+        del st.session_state[LOCKED_UNTIL]
+        st.session_state[WRONG] = 0
+        return 0
+    return int(left + 0.999)
+
+
+@st.fragment(run_every=1)
+def lock_notice() -> None:
+    """The lock message with a live countdown; the entry form comes back when it ends."""
+    left = locked_seconds()
+    if left == 0:
+        st.rerun(scope="app")
+    minutes, seconds = divmod(left, 60)
+    st.error(
+        f"{MSG_LOCKED}。请 {minutes} 分 {seconds:02d} 秒后再试;"
+        "如测评码确实无法使用,请联系会务工作人员。",
+        icon=":material/lock_clock:",
+    )
+
+
+def _refuse(message: str) -> None:
+    """A wrong code: say why, count it, and lock entry once there were too many."""
+    st.session_state[NOTICE] = message
+    wrong = st.session_state.get(WRONG, 0) + 1
+    st.session_state[WRONG] = wrong
+    if wrong > LOCK_AFTER:
+        st.session_state[LOCKED_UNTIL] = time.time() + LOCK_SECONDS
+    # Otherwise every rerun of the page would try the same bad code again.
+    st.query_params.pop("code", None)
+
+
+def _reset_widgets() -> None:
+    for key in list(st.session_state):
+        if isinstance(key, str) and key.startswith(("ans_", "note_")):
+            del st.session_state[key]
+
+
+def open_code(raw: str) -> Ballot | None:
+    """Open a typed or linked code, with its draft; None (and a notice) when it cannot vote."""
+    code = codes.normalize(raw)
+    problem = codes.format_problem(code)
+    if problem is not None:
+        _refuse(problem)
+        return None
+    try:
+        with db.transaction(ui.engine()) as s:
+            current = rounds.current(session=s)
+            round_id = current.id if current is not None else None
+            opened = ballots.open_code(session=s, code=code, round_id=round_id)
+            round_ = s.get(Round, opened.round_id)
+            group = s.get(EvaluatorGroup, opened.group_id)
+            round_name = round_.name if round_ is not None else ""
+            group_name = group.name if group is not None else ""
+    except ballots.BallotError as exc:
+        _refuse(str(exc))
+        return None
+    except SQLAlchemyError:
+        st.session_state[NOTICE] = MSG_BUSY_OPEN
+        return None
+    ballot = Ballot(
+        code=code,
+        round_id=round_id,
+        round_name=round_name,
+        group_name=group_name,
+        form=opened.form,
+        answers=dict(opened.answers),
+        comments=dict(opened.comments),
+    )
+    # The widgets start from the draft: a reload or another device shows every answer.
+    _reset_widgets()
+    for (target_id, criterion_id), level_id in ballot.answers.items():
+        st.session_state[answer_key(target_id, criterion_id)] = level_id
+    for target_id, text in ballot.comments.items():
+        st.session_state[note_key(target_id)] = text
+    st.session_state[BALLOT] = ballot
+    st.session_state.pop(NOTICE, None)
+    # A typed code goes into the address too, so a reload comes back to this ballot.
+    st.query_params["code"] = code
+    return ballot
+
+
+def current_ballot() -> Ballot | None:
+    """The ballot of this tab: the one already open, or the one `?code=` asks for."""
+    ballot: Ballot | None = st.session_state.get(BALLOT)
+    if ballot is not None and ballot.gone:
+        close(notice=ballot.gone)
+        return None
+    raw = st.query_params.get("code")
+    if raw is None or (ballot is not None and codes.normalize(raw) == ballot.code):
+        return ballot
+    return open_code(raw)
+
+
+def close(*, notice: str | None = None) -> None:
+    """Forget the open ballot in this tab (its draft stays on the server)."""
+    st.session_state.pop(BALLOT, None)
+    _reset_widgets()
+    st.query_params.pop("code", None)
+    if notice:
+        st.session_state[NOTICE] = notice
+
+
+def code_entry() -> None:
+    """The form to type a code, with the reason the last one was refused."""
+    st.markdown("请输入测评码条上的 **8 位测评码**(不区分大小写,空格可省略),或直接扫描二维码。")
+    notice = st.session_state.get(NOTICE)
+    if notice:
+        st.error(notice, icon=":material/error:")
+    with st.form("code_entry", border=False):
+        typed = st.text_input(
+            "测评码", placeholder="例如 ABCD EFGH", max_chars=20, autocomplete="off"
+        )
+        go = st.form_submit_button("开始评议", type="primary", width="stretch")
+    if not go:
+        return
+    if not codes.normalize(typed):
+        st.session_state[NOTICE] = "请输入测评码"
+    else:
+        open_code(typed)
+    st.rerun()
+
+
+# ---- the cards
+
+
+def _save(ballot: Ballot, target_id: int) -> None:
+    """Keep every answer on the server; on failure the answers stay here and go next time."""
+    try:
+        with db.transaction(ui.engine()) as s:
+            ballots.save_draft(
+                session=s,
+                code=ballot.code,
+                answers=ballot.answers,
+                comments=ballot.comments,
+                round_id=ballot.round_id,
+            )
+    except ballots.BallotError as exc:
+        # Used on another device, revoked, or the round closed: the whole page must say so.
+        ballot.gone = str(exc)
+        st.rerun()
+    except SQLAlchemyError:
+        ballot.saved[target_id] = MSG_BUSY
+    else:
+        ballot.saved[target_id] = MSG_SAVED
+
+
+def _tapped(target_id: int, criterion_id: int) -> None:
+    ballot: Ballot | None = st.session_state.get(BALLOT)
+    if ballot is None:
+        return
+    level_id = st.session_state.get(answer_key(target_id, criterion_id))
+    if level_id is None:
+        ballot.answers.pop((target_id, criterion_id), None)
+    else:
+        ballot.answers[target_id, criterion_id] = level_id
+    _save(ballot, target_id)
+    # This card and the progress lines; the other cards and the page stay as they are.
+    st.rerun([f"card_{target_id}", PROGRESS])
+
+
+def _noted(target_id: int) -> None:
+    ballot: Ballot | None = st.session_state.get(BALLOT)
+    if ballot is None:
+        return
+    text = (st.session_state.get(note_key(target_id)) or "")[: ballots.COMMENT_MAX]
+    if text.strip():
+        ballot.comments[target_id] = text
+    else:
+        ballot.comments.pop(target_id, None)
+    _save(ballot, target_id)
+
+
+def _card(ballot: Ballot, card: ballots.Card, number: int) -> None:
+    """One target: who it is, a row of scale buttons per criterion, an optional comment."""
+    levels = ballot.form.levels
+    labels = {level.id: md_escape(level.label) for level in levels}
+    left = sum(1 for c in card.criteria if (card.target_id, c.id) not in ballot.answers)
+    with st.container(border=True, key=f"card_box_{card.target_id}"):
+        st.subheader(md_escape(card.name), anchor=card_anchor(card.target_id))
+        about = " · ".join(part for part in (card.branch_name, card.category) if part)
+        st.caption(f"第 {number}/{len(ballot.form.cards)} 张 · {md_escape(about)}")
+        if left:
+            st.markdown(f":orange[还有 {left} 项未选]")
+        else:
+            st.markdown(":green[:material/check_circle: 本张已评完]")
+        for index, criterion in enumerate(card.criteria, start=1):
+            st.segmented_control(
+                f"{index}. {md_escape(criterion.name)}",
+                options=[level.id for level in levels],
+                format_func=labels.__getitem__,
+                key=answer_key(card.target_id, criterion.id),
+                required=True,
+                width="stretch",
+                on_change=_tapped,
+                args=(card.target_id, criterion.id),
+            )
+        st.text_area(
+            "意见建议(选填)",
+            key=note_key(card.target_id),
+            max_chars=ballots.COMMENT_MAX,
+            height=80,
+            placeholder="可不填;只作文字记录,匿名",
+            on_change=_noted,
+            args=(card.target_id,),
+        )
+        status = ballot.saved.get(card.target_id)
+        if status == MSG_SAVED:
+            st.caption(f":material/cloud_done: {MSG_SAVED}")
+        elif status:
+            st.warning(status, icon=":material/cloud_off:")
+
+
+def cards(ballot: Ballot) -> None:
+    """Every card, each its own fragment: a tap reruns that card, not the page."""
+    for number, card in enumerate(ballot.form.cards, start=1):
+        # Keyed per card so a tap can rerun its card and the progress lines together.
+        st.fragment(_card, key=f"card_{card.target_id}")(ballot, card, number)
+
+
+# ---- progress, submit, thanks
+
+
+@st.fragment(key=PROGRESS)
+def progress() -> None:
+    """已完成 n/N and a link to the first card not finished yet.
+
+    Drawn at the top and above the submit button; both are this one keyed fragment, which
+    every tap reruns together with its card, so the count is right after each tap without
+    rerunning the whole page (a vendors' ballot has 80 cards).
+    """
+    ballot: Ballot | None = st.session_state.get(BALLOT)
+    if ballot is None:
+        return
+    total = len(ballot.form.cards)
+    gaps = ballots.missing(ballot.form, ballot.answers)
+    done = total - len(gaps)
+    items = len(ballot.form.items)
+    chosen = sum(1 for item in ballot.form.items if item in ballot.answers)
+    st.progress(
+        done / total if total else 1.0,
+        text=f"**已完成 {done}/{total}** 张 · 已选 {chosen}/{items} 项",
+    )
+    if gaps:
+        first = gaps[0]
+        st.markdown(
+            f"[下一张未完成:{md_escape(first.name)} :material/arrow_downward:]"
+            f"(#{card_anchor(first.target_id)})"
+        )
+    else:
+        st.markdown(":green[全部评完,请提交。] [去提交 :material/arrow_downward:](#submit)")
+
+
+def submit(ballot: Ballot) -> None:
+    """提交评议: refused with the missing cards when incomplete; stored at most once."""
+    st.subheader("提交", anchor="submit")
+    with st.container(key="ballot_bottom"):
+        progress()
+    if not st.button(SUBMIT_LABEL, type="primary", width="stretch", icon=":material/send:"):
+        return
+    gaps = ballots.missing(ballot.form, ballot.answers)
+    if gaps:
+        links = "\n".join(
+            f"- [{md_escape(card.name)}](#{card_anchor(card.target_id)})" for card in gaps
+        )
+        st.error(f"还有 {len(gaps)} 张评议卡没有评完,请补全后再提交:\n\n{links}")
+        return
+    try:
+        receipt = ballots.submit_with_retry(
+            ui.engine(),
+            ballot.code,
+            ballot.answers,
+            ballot.comments,
+            round_id=ballot.round_id,
+        )
+    except ballots.IncompleteBallot as exc:
+        st.error(str(exc))
+        return
+    except ballots.BallotError as exc:
+        # The loser of a double tap, a second device or a replay: nothing was stored.
+        close(notice=str(exc))
+        st.rerun()
+    except SQLAlchemyError:
+        st.error(MSG_BUSY, icon=":material/cloud_off:")
+        return
+    # Before any other Streamlit call: a second tap already queued must find the thanks.
+    st.session_state[SUBMITTED] = receipt.targets
+    close()
+    st.rerun()
+
+
+def header(ballot: Ballot) -> None:
+    st.caption(f"{md_escape(ballot.round_name)} · {md_escape(ballot.group_name)}")
+    st.markdown(
+        "请对每张评议卡的每一项选择 **好 / 较好 / 一般 / 差**,不熟悉的选 **不了解**。"
+        "每次选择都会自动保存,刷新页面或换设备后用同一测评码可继续。评议匿名,不记录您的身份。"
+    )
+
+
+def thank_you() -> None:
+    """The end of a stored ballot; the back button or the link again come back here."""
+    # A second tap may have cut the submitting run short after the ballot was stored: make
+    # sure nothing of it is left in this tab or in the address.
+    close()
+    targets = st.session_state.get(SUBMITTED, 0)
+    with st.container(border=True, key="thanks"):
+        st.header(f":green[:material/task_alt:] {THANKS}", anchor=False)
+        st.markdown(THANKS_DETAIL)
+        if targets:
+            st.caption(f"共评议 {targets} 个对象。")
+    if st.button("输入另一个测评码", icon=":material/keyboard:"):
+        # A shared tablet passes to the next evaluator; nothing of this ballot is left here.
+        del st.session_state[SUBMITTED]
+        st.rerun()

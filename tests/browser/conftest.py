@@ -1,0 +1,234 @@
+"""A real `streamlit run app.py` on a temporary SQLite database, and Debian's chromium.
+
+`demo_app` is one server per test session with the demo bureau loaded through the CLI;
+`empty_app` is a server of its own per test, on an empty database. `browser` is Debian's
+chromium driven by Playwright (never a downloaded browser build); `page` is a fresh tab at
+1280×900, and `new_page(width, height)` makes tabs of other sizes (tablets, phones).
+Screenshots go to test-artifacts/ (gitignored) through `screenshot(page, name)`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STARTUP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class AppServer:
+    url: str  # http://127.0.0.1:PORT, no trailing slash
+    env: dict[str, str]  # the environment the server runs with: run the CLI with it too
+    log: Path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m pingyi ARGS` against this server's database."""
+        return subprocess.run(
+            [sys.executable, "-m", "pingyi", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _app_env(directory: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PINGYI_DATABASE_URL=f"sqlite:///{directory / 'pingyi.db'}",
+        PINGYI_DATA_DIR=str(directory),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"streamlit did not answer in {STARTUP_SECONDS} s:\n{log.read_text()}")
+
+
+@contextmanager
+def serve_app(directory: Path, *, demo: bool) -> Iterator[AppServer]:
+    """Start `streamlit run app.py` on a free port with its own database in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    server = AppServer(
+        url=f"http://127.0.0.1:{port}", env=_app_env(directory), log=directory / "streamlit.log"
+    )
+    if demo:
+        server.cli("demo")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--server.fileWatcherType=none",
+        "--browser.gatherUsageStats=false",
+    ]
+    with server.log.open("wb") as log:
+        # Its own process group, so stopping it also stops anything it started.
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_healthy(server.url, process, server.log)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_chromium() -> None:
+    """Skip before any server starts: autouse session fixtures run first."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+
+
+@pytest.fixture(scope="session")
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A server with the demo bureau and its open round, shared by the whole session."""
+    with serve_app(tmp_path_factory.mktemp("demo_app"), demo=True) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_app(tmp_path: Path) -> Iterator[AppServer]:
+    """A server of this test's own on a database with no roster."""
+    with serve_app(tmp_path / "empty_app", demo=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+    """Open tabs of a given size: `new_page(390, 844)` for a phone, `new_page(1280, 900)`."""
+    contexts = []
+
+    def make(width: int = 1280, height: int = 900, **options: object):  # type: ignore[no-untyped-def]
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, locale="zh-CN", **options
+        )
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):  # type: ignore[no-untyped-def]
+    return new_page(1280, 900)
+
+
+def _settle(page, text: str, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page shows `text` and Streamlit has finished running the script."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    # The status widget ("Running…") is in the DOM only while a script run is in flight;
+    # skeletons stand in for elements (data grids, charts) still loading in the browser.
+    page.wait_for_function(
+        """() => !document.querySelector(
+            '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')""",
+        timeout=timeout,
+    )
+
+
+def _screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """The whole page: Streamlit scrolls inside stMain, so grow the viewport to fit it first."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    viewport = page.viewport_size
+    width, height = (viewport["width"], viewport["height"]) if viewport else (1280, 900)
+    last = 0
+    for _ in range(20):  # charts and grids may still be growing the page: wait till it stops
+        needed = page.evaluate(
+            "() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0"
+        )
+        if needed > height:
+            height = needed
+            page.set_viewport_size({"width": width, "height": height})
+        elif needed == last:
+            break
+        last = needed
+        page.wait_for_timeout(250)
+    page.screenshot(path=str(path), full_page=True)
+    if viewport:
+        page.set_viewport_size(viewport)
+    return path
+
+
+@pytest.fixture
+def settle() -> Callable[..., None]:
+    """`settle(page, text)`: wait for `text` and for the script run to finish."""
+    return _settle
+
+
+@pytest.fixture
+def screenshot() -> Callable[..., Path]:
+    """`screenshot(page, name)` → test-artifacts/NAME.png of the whole page."""
+    return _screenshot

@@ -1,0 +1,92 @@
+"""The app in Debian's chromium at 1280×900: each page renders, in Chinese, without an error."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from pingyi import demo
+
+pytestmark = pytest.mark.browser
+
+EXCEPTION = '[data-testid="stException"]'
+PAGES = [
+    # (url path, file name of the screenshot, texts the page must show)
+    ("", "home", ["领导点评和群众评议", "当前轮次", demo.DEMO_ROUND, "名册概况"]),
+    ("roster", "roster", ["名册", "下载当前名册", "只看"]),
+    ("relations", "relations", ["评议关系完整,没有发现问题", "按点评人", "按评议群体"]),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "texts"), PAGES, ids=[p[1] for p in PAGES])
+def test_page_renders_in_chinese_without_exception(
+    demo_app, page, settle, screenshot, path, name, texts
+):  # type: ignore[no-untyped-def]
+    page.goto(f"{demo_app.url}/{path}")
+    settle(page, texts[-1])
+    for text in texts:
+        assert page.get_by_text(text, exact=False).first.is_visible(), text
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    for title in ("首页", "名册", "评议关系"):
+        assert nav.get_by_text(title, exact=True).is_visible()
+    screenshot(page, f"desktop-{name}")
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_home_links_and_sidebar_lead_to_the_other_pages(demo_app, page, settle):  # type: ignore[no-untyped-def]
+    page.goto(demo_app.url)
+    settle(page, "名册概况")
+    page.get_by_text("检查评议关系").click()
+    settle(page, "按点评人")
+    assert page.url.rstrip("/").endswith("/relations")
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("名册", exact=True).click()
+    settle(page, "下载当前名册")
+    assert page.url.rstrip("/").endswith("/roster")
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_load_demo_button_fills_an_empty_database(empty_app, page, settle, screenshot):  # type: ignore[no-untyped-def]
+    page.goto(empty_app.url)
+    settle(page, "数据库里还没有名册")
+    screenshot(page, "desktop-home-empty")
+    page.get_by_role("button", name="加载示例数据").click()
+    settle(page, "已加载示例数据", timeout=60_000)
+    # The old run's elements linger, faded, until the new run replaces them.
+    expect(page.get_by_role("button", name="加载示例数据")).to_have_count(0)
+    assert page.get_by_text(demo.DEMO_ROUND).first.is_visible()
+    screenshot(page, "desktop-home-after-demo")
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_bad_roster_upload_lists_every_error_as_typed(demo_app, page, settle, screenshot, tmp_path):  # type: ignore[no-untyped-def]
+    bad = tmp_path / "名册.csv"
+    bad.write_text(
+        "编号,姓名,单位,单位类型,党支部,党组书记,班子成员,党员干部,支部书记,年老体弱,联系支部\n"
+        "A001,,局机关,机关,机关党支部,是,是,否,否,否,\n"
+        "A002,*李四*,局机关,机关,机关党支部,否,Y:1,否,否,否,\n",
+        encoding="utf-8",
+    )
+    page.goto(f"{demo_app.url}/roster")
+    settle(page, "下载当前名册")
+    page.get_by_text("导入名册、下载模板").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    settle(page, "名册有 2 处错误")
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    expect(alert).to_contain_text("第 2 行「姓名」为空")
+    # Markdown and directives in a cell are shown as typed, never interpreted.
+    expect(alert).to_contain_text("第 3 行「班子成员」的值「Y:1」无效")
+    screenshot(page, "desktop-roster-import-errors")
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_first_request_to_a_fresh_server_by_deep_link_gets_the_apps_menu(empty_app, page, settle):  # type: ignore[no-untyped-def]
+    # Streamlit runs a `pages/` folder as an old-style app until st.navigation has run once;
+    # a bookmark or QR link that is the server's first request must still get app.py's menu.
+    page.goto(f"{empty_app.url}/roster")
+    settle(page, "名册是空的")
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    for title in ("首页", "名册", "评议关系"):
+        expect(nav.get_by_text(title, exact=True)).to_be_visible()
+    for file_name in ("app", "ballot", "roster"):
+        expect(nav.get_by_text(file_name, exact=True)).to_have_count(0)
+    assert page.locator(EXCEPTION).count() == 0

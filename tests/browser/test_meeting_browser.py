@@ -1,0 +1,126 @@
+"""会议大屏 in Debian's chromium at projector size (1920×1080), on the shared demo server.
+
+The screen updates by itself: a ballot submitted on the ballot page in another browser context
+shows on the open screen within seconds, with no reload. Results stay hidden until 公布结果.
+Screenshots: test-artifacts/meeting-hidden.png and meeting.png (the projector's view),
+meeting-full.png (the whole page).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from pingyi import ballots, db, groups, meeting, rounds, slips
+from pingyi.models import GroupKey
+from pingyi.ui import meeting as view
+
+pytestmark = pytest.mark.browser
+
+PROJECTOR = {"width": 1920, "height": 1080}
+TABLET = {"width": 768, "height": 1024, "has_touch": True, "is_mobile": True}
+EXCEPTION = '[data-testid="stException"]'
+UPDATE_SECONDS = 15
+
+
+@pytest.fixture
+def engine(demo_app) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    """The demo server's database, from this process; the results are hidden again after."""
+    bind = db.make_engine(demo_app.env["PINGYI_DATABASE_URL"])
+    yield bind
+    with db.transaction(bind) as s:
+        current = rounds.current(session=s)
+        assert current is not None
+        meeting.publish(session=s, round_id=current.id, published=False)  # type: ignore[arg-type]
+    bind.dispose()
+
+
+def issue(server, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+    out = server.cli("codes", "issue", "--group", "all_staff", "--count", str(count)).stdout
+    found = re.findall(r"^[A-Z0-9]{8}$", out, flags=re.MULTILINE)
+    assert len(found) == count, out
+    return found
+
+
+def answer_all(engine: Engine, code: str, *, submit: bool = False) -> None:
+    """Every item answered 好 but the first (较好), as if tapped on a tablet: saved as the
+    code's draft, or submitted."""
+    with db.transaction(engine) as s:
+        form = ballots.open_code(session=s, code=code).form
+        answers = dict.fromkeys(form.items, form.levels[0].id)
+        answers[form.items[0]] = form.levels[1].id
+        if submit:
+            ballots.submit(session=s, code=code, answers=answers)
+        else:
+            ballots.save_draft(session=s, code=code, answers=answers)
+
+
+def staff_card(engine: Engine) -> str:
+    with db.session(engine) as s:
+        return f".st-key-meeting_group_{groups.by_key(session=s)[GroupKey.ALL_STAFF].id}"
+
+
+def submitted(page, card: str) -> int:  # type: ignore[no-untyped-def]
+    value = page.locator(f'{card} [data-testid="stMetricValue"]').inner_text()
+    return int(value.split("/")[0])
+
+
+def test_the_screen_updates_by_itself_and_shows_results_only_once_published(
+    demo_app, engine, new_page, settle, screenshot
+):  # type: ignore[no-untyped-def]
+    screen = new_page(**PROJECTOR)
+    screen.goto(f"{demo_app.url}/meeting")
+    settle(screen, "参与情况")
+    card = staff_card(engine)
+    before = submitted(screen, card)
+    assert screen.get_by_text(view.HIDDEN).first.is_visible()
+    assert screen.get_by_role("tab").count() == 0
+    screen.evaluate("() => { window.meetingMarker = 'same page'; }")
+
+    # Another browser context: an evaluator submits on the ballot page.
+    (code,) = issue(demo_app, 1)
+    answer_all(engine, code)
+    tablet = new_page(**TABLET)
+    tablet.goto(slips.ballot_url(code, demo_app.url))
+    settle(tablet, "已完成 8/8")
+    tablet.get_by_role("button", name="提交评议").tap()
+    settle(tablet, "谢谢您的评议")
+
+    screen.wait_for_function(
+        "([sel, n]) => parseInt(document.querySelector(sel).innerText) === n",
+        arg=[f'{card} [data-testid="stMetricValue"]', before + 1],
+        timeout=UPDATE_SECONDS * 1000,
+    )
+    assert screen.evaluate("() => window.meetingMarker") == "same page"  # never reloaded
+    assert screen.get_by_text(view.HIDDEN).first.is_visible()
+    assert screen.get_by_role("tab").count() == 0
+    screenshot(screen, "meeting-hidden")
+
+    # Enough ballots for 局全体工作人员 to have numbers, then the office publishes.
+    for extra in issue(demo_app, 4):
+        answer_all(engine, extra, submit=True)
+    screen.get_by_role("button", name="公布结果").click()
+    screen.get_by_role("tab", name="党员领导干部").wait_for(timeout=30_000)
+    assert screen.get_by_text(view.HIDDEN).count() == 0
+    assert submitted(screen, card) == before + 5
+    screen.get_by_role("tab", name="党员领导干部").click()
+    settle(screen, "查看评议对象的分项情况")
+    chooser = screen.get_by_role("combobox", name="查看评议对象的分项情况")
+    assert chooser.input_value().startswith("第 1 名 · ")
+    name = chooser.input_value().split(" · ")[1].split("(")[0]
+    assert screen.locator("h3").filter(has_text=name).first.is_visible()  # its drill-down
+    assert screen.get_by_text("优秀").first.is_visible()
+    assert screen.locator(EXCEPTION).count() == 0
+
+    # The next refresh keeps the open tab.
+    screen.wait_for_timeout(4000)
+    assert screen.get_by_role("tab", name="党员领导干部").get_attribute("aria-selected") == "true"
+    # The projector shows the screen alone: the office folds the menu away.
+    screen.locator('[data-testid="stSidebar"]').hover()
+    screen.get_by_role("button", name="Collapse sidebar").click()
+    screen.wait_for_timeout(1000)
+    screen.screenshot(path=str(screenshot.__globals__["ARTIFACTS"] / "meeting.png"))
+    screenshot(screen, "meeting-full")

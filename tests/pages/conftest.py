@@ -1,0 +1,85 @@
+"""AppTest of the real app.py, pointed at a temporary SQLite file through the environment.
+
+The environment is set before the app's first run and every cache that holds settings or an
+engine is cleared around each test, so a test never sees another test's database. Inside a
+test, `db.session()` and `db.transaction()` reach the same file as the app.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from pingyi import config, db, demo
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def _forget_engines() -> None:
+    if db.engine.cache_info().currsize:
+        db.engine().dispose()
+    config.settings.cache_clear()
+    db.engine.cache_clear()
+    st.cache_resource.clear()
+
+
+def _serve(path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("PINGYI_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("PINGYI_DATA_DIR", str(path.parent))
+    _forget_engines()
+    yield path
+    _forget_engines()
+
+
+@pytest.fixture(scope="session")
+def demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated template with the demo bureau and its open round, built once."""
+    path = tmp_path_factory.mktemp("demo_template") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    engine = db.make_engine(f"sqlite:///{path}")
+    with db.transaction(engine) as s:
+        demo.load_demo(session=s)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def empty_db(
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The app's database: migrated and seeded, no roster."""
+    path = tmp_path / "app.db"
+    shutil.copy(sqlite_template, path)
+    yield from _serve(path, monkeypatch)
+
+
+@pytest.fixture
+def demo_db(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The app's database: the demo bureau with its open round."""
+    path = tmp_path / "app.db"
+    shutil.copy(demo_template, path)
+    yield from _serve(path, monkeypatch)
+
+
+def _open(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def open_page() -> Callable[..., AppTest]:
+    """`open_page("pages/roster.py")`: run app.py, go to that page, check it raised nothing.
+
+    Use it after a database fixture (`empty_db`, `demo_db`), which points the app at its file.
+    """
+    return _open

@@ -1,0 +1,141 @@
+"""会议大屏 in AppTest, on a copy of the demo bureau with ballots of 局全体工作人员 (the 领导班子
+and its 7 members: 8 cards, 55 items). The page runs on its own, as the codes page's tests run
+theirs: the fragment and the office's buttons are all on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pingyi import ballots, codes, db, groups, meeting, rounds
+from pingyi.models import GroupKey, Round
+from pingyi.ui import meeting as view
+
+PAGE = Path(__file__).resolve().parents[2] / "pages" / "meeting.py"
+STAFF = "局全体工作人员"
+
+
+@pytest.fixture
+def round_id(demo_db: Path) -> int:
+    with db.session() as s:
+        current = rounds.current(session=s)
+        assert current is not None
+        return current.id  # type: ignore[return-value]
+
+
+def vote(round_id: int, count: int, *, level: int = 0) -> None:
+    """`count` complete ballots of 局全体工作人员, every item at `level` of the scale except
+    one item a level lower (so no ballot is 一刀切)."""
+    with db.transaction() as s:
+        group_id = groups.by_key(session=s)[GroupKey.ALL_STAFF].id
+        plain = codes.issue(session=s, round_id=round_id, group_id=group_id, count=count)  # type: ignore[arg-type]
+        form = ballots.ballot_form(session=s, round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
+    level_ids = [lvl.id for lvl in form.levels]
+    answers = dict.fromkeys(form.items, level_ids[level])
+    answers[form.items[0]] = level_ids[level + 1]
+    for code in plain:
+        with db.transaction() as s:
+            ballots.submit(session=s, code=code, answers=answers)
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, starts: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(starts))
+
+
+def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def published(round_id: int) -> bool:
+    with db.session() as s:
+        round_ = s.get(Round, round_id)
+        assert round_ is not None
+        return round_.results_published
+
+
+def test_the_screen_shows_each_group_submitted_of_expected_and_no_results(round_id: int) -> None:
+    vote(round_id, 2)
+    at = open_page()
+    assert at.title[0].value.startswith("2026年第四季度")
+    assert metric(at, STAFF) == "2 / 60"
+    assert metric(at, "基层单位工作人员") == "0 / 80"
+    assert metric(at, "市场经营户") == "0 / 200"
+    assert metric(at, "合计") == "2 / 340"
+    assert any(view.HIDDEN in i.value for i in at.info)
+    assert not at.tabs and not at.dataframe
+    assert [b.label for b in at.sidebar.button] == ["公布结果"]
+
+
+def test_publish_shows_ranked_results_per_category_and_hide_hides_them(round_id: int) -> None:
+    vote(round_id, 5)  # the round's minimum: 局全体工作人员 has numbers
+    at = open_page()
+    button(at, "公布结果").click().run()
+    assert not at.exception
+    assert published(round_id)
+    assert not any(view.HIDDEN in i.value for i in at.info)
+    assert [t.label for t in at.tabs] == ["党组织", "领导班子", "党员领导干部", "普通党员"]
+    # The first tab, 党组织: no group rates branches in the demo rules' 群众评议 yet.
+    at.session_state[view.CATEGORY] = "党员领导干部"
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["名次", "评议对象", "所在党支部"]
+    staff_rated = table[table["综合得分"] != view.INSUFFICIENT_TEXT]
+    assert len(staff_rated) == 7 and (staff_rated["名次"] != "—").all()
+    # The 7 班子成员 each get 54 × 好 and one 较好 from all five ballots: tied at the top.
+    assert set(staff_rated["名次"]) == {"1"}
+    assert set(staff_rated["等级"]) == {"优秀"}
+    assert [b.label for b in at.sidebar.button] == ["隐藏结果"]
+
+    button(at, "隐藏结果").click().run()
+    assert not at.exception
+    assert not published(round_id)
+    assert any(view.HIDDEN in i.value for i in at.info)
+    assert not at.tabs and not at.dataframe
+
+
+def test_a_group_below_the_minimum_shows_insufficient_never_numbers(round_id: int) -> None:
+    vote(round_id, 4)  # one short of the minimum
+    with db.transaction() as s:
+        meeting.publish(session=s, round_id=round_id, published=True)
+    at = open_page()
+    at.session_state[view.CATEGORY] = "领导班子"
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table["综合得分"]) == [view.INSUFFICIENT_TEXT]
+    assert table["好评率"].isna().all()
+    text = "\n".join(m.value for m in at.markdown)
+    assert "有效票少于 5 张" in text
+    assert "评议群体的有效票数不足" in text  # the drill-down: no figures either
+    assert not [m for m in at.metric if m.label in ("综合得分", "好评率")]
+
+
+def test_the_drill_down_keeps_its_target_across_refreshes(round_id: int) -> None:
+    vote(round_id, 5)
+    with db.transaction() as s:
+        meeting.publish(session=s, round_id=round_id, published=True)
+    at = open_page()
+    at.session_state[view.CATEGORY] = "党员领导干部"
+    at.run()
+    key = f"{view.TARGET}leader"
+    at.selectbox(key=key).select_index(2).run()
+    chosen = at.selectbox(key=key).value
+    name = at.selectbox(key=key).options[2].split(" · ")[1].split("(")[0]
+    vote(round_id, 1)  # a ballot arrives; the next refresh redraws everything
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key=key).value == chosen
+    assert f"### {name}" in [m.value for m in at.markdown]
+    assert metric(at, STAFF) == "6 / 60"
+    detail = {m.label: m.value for m in at.metric}
+    assert detail["等级"] == "优秀" and detail["名次"] == "1"
+    # Seven criteria per leader, every level listed: the chart has a bar per criterion.
+    assert at.get("plotly_chart")

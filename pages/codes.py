@@ -3,9 +3,11 @@
 import streamlit as st
 
 from pingyi import codes, db, rounds, ui
+from pingyi.auth import Role
 from pingyi.codes import CodeError
 from pingyi.models import STEP_LABELS, Step
 from pingyi.rounds import RoundError
+from pingyi.ui import auth as login
 from pingyi.ui.codes import (
     Batch,
     counts_frame,
@@ -17,6 +19,7 @@ from pingyi.ui.codes import (
 from pingyi.ui.text import md_escape
 
 ui.through_app()
+login.require(Role.ADMIN)
 
 BATCHES = "codes_batches"  # list[Batch], newest first: the only place plain codes live
 FLASH = "codes_flash"  # the success message that survives the rerun after issuing

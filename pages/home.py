@@ -3,10 +3,14 @@
 import streamlit as st
 
 from pingyi import db, demo, roster, rounds, rules, ui
+from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Step
+from pingyi.ui import auth as login
 from pingyi.ui.text import md_escape
 
 ui.through_app()
+user = login.require()
+is_admin = user.has(Role.ADMIN)
 
 FLASH = "home_flash"  # a message that survives the rerun after loading the demo
 STEPS = [Step.SELF_SUMMARY, Step.INSPECTION, Step.BRIEFING, Step.REVIEW, Step.RECTIFICATION]
@@ -38,7 +42,7 @@ with db.session(ui.engine()) as s:
     else:
         target_count = 0
 
-if not has_data:
+if not has_data and is_admin:
     st.info("数据库里还没有名册。可以先加载示例数据试用,或导入本单位的党员名册。")
     left, right, _ = st.columns([1, 1, 3])
     if left.button("加载示例数据", type="primary", icon=":material/dataset:"):
@@ -84,7 +88,7 @@ columns[3].metric(
     help="本轮已确定的评议对象" if current else "按当前名册:每个党支部、局领导班子和每名党员",
 )
 
-if has_data:
+if has_data and is_admin:
     left, right, _ = st.columns([1, 1, 3])
     left.page_link("pages/roster.py", label="查看名册", icon=":material/groups:")
     right.page_link("pages/relations.py", label="检查评议关系", icon=":material/account_tree:")

@@ -3,16 +3,18 @@
 import streamlit as st
 
 from pingyi import db, meeting, rounds, ui
+from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Step
+from pingyi.ui import auth as login
 from pingyi.ui import meeting as view
 
 ui.through_app()
+login.require(Role.ADMIN)
 
 # Seconds between refreshes: a ballot shows within a few seconds, and one refresh reads only
 # counts (codes and tallies), never the ratings.
 REFRESH_SECONDS = 3
 
-ui.through_app()
 view.style()
 
 with db.session(ui.engine()) as s:

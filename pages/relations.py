@@ -3,11 +3,14 @@
 import streamlit as st
 
 from pingyi import db, rounds, rules, ui
+from pingyi.auth import Role
 from pingyi.groups import GROUP_LABELS
+from pingyi.ui import auth as login
 from pingyi.ui import charts, tables
 from pingyi.ui.text import bullets, md_escape
 
 ui.through_app()
+login.require(Role.ADMIN)
 
 ALL_REVIEWERS, ALL_GROUPS = "全部点评人", "全部评议群体"
 

@@ -6,13 +6,16 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from pingyi import codes, criteria, db, reports, rounds, scoring, ui
+from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, Round, Step, TemplateKey
 from pingyi.scoring import LEADER, MASS, NO_GRADE, OK, RoundResult, ScoringError, TargetResult
+from pingyi.ui import auth as login
 from pingyi.ui import charts
 from pingyi.ui import results as view
 from pingyi.ui.text import bullets, md_escape
 
 ui.through_app()
+login.require(Role.ADMIN)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LEADER_PLACEHOLDER = "领导点评将在开展点评阶段录入"

@@ -7,11 +7,14 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from pingyi import db, demo, roster, ui
+from pingyi.auth import Role
 from pingyi.roster import ImportReport
+from pingyi.ui import auth as login
 from pingyi.ui import tables
 from pingyi.ui.text import bullets
 
 ui.through_app()
+login.require(Role.ADMIN)
 
 IMPORTED = "roster_imported"  # (file id, report): a rerun shows the report, never imports again
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -4,12 +4,15 @@ its results are published."""
 import streamlit as st
 
 from pingyi import db, groups, rounds, scoring, ui
+from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Round, Step
 from pingyi.scoring import ScoringError, ScoringSettings
+from pingyi.ui import auth as login
 from pingyi.ui import results as view
 from pingyi.ui.text import md_escape
 
 ui.through_app()
+login.require(Role.ADMIN)
 
 FLASH = "settings_flash"  # the success message that survives the rerun after saving
 FROZEN = "结果已公布,评分设置已冻结"

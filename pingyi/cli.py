@@ -7,6 +7,7 @@ open round. Errors are printed in Chinese and give exit code 1.
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from pingyi import bootstrap, db, demo, groups, roster, rounds
+from pingyi import audit, auth, bootstrap, db, demo, groups, roster, rounds
 from pingyi.models import STEP_LABELS, EvaluatorGroup, Step
 
 
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bootstrap.initialize()
         return int(args.handler(args) or 0)
-    except (CliError, ValueError, LookupError) as exc:
+    except (CliError, ValueError, LookupError) as exc:  # AuthError, RoundError… are ValueErrors
         print(f"错误:{exc}", file=sys.stderr)
         return 1
 
@@ -90,6 +91,26 @@ def _parser() -> argparse.ArgumentParser:
     status = codes_cmd.add_parser("status", help="各群体测评码发放、打开、提交、作废数量")
     status.add_argument("--round")
     status.set_defaults(handler=_codes_status)
+
+    step = round_cmd.add_parser("next", help="把轮次推进到下一阶段(整改落实之后为已结束)")
+    step.add_argument("--round")
+    step.set_defaults(handler=_round_next)
+    step = round_cmd.add_parser("step", help="把轮次设到指定阶段(如 开展点评 或 review)")
+    step.add_argument("step")
+    step.add_argument("--round")
+    step.set_defaults(handler=_round_step)
+
+    sub = command(
+        "create-admin", _create_admin, "新建管理员账号(密码从终端输入,或从标准输入读一行)"
+    )
+    sub.add_argument("username")
+    sub.add_argument("--name", default="", help="显示的姓名或名称")
+    accounts_cmd = commands.add_parser("accounts", help="账号").add_subparsers(title="命令")
+    made = accounts_cmd.add_parser(
+        "create", help="为名册中还没有账号的党员生成账号和一次性初始密码(用户名为党员编号)"
+    )
+    made.add_argument("--out", type=Path, help="把初始密码清单写入 CSV 文件(否则打印出来)")
+    made.set_defaults(handler=_accounts_create)
 
     sub = command("export", _export, "导出评议结果汇总表(.xlsx):汇总、各类别、分项、参与情况")
     sub.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
@@ -195,6 +216,78 @@ def _round_open(args: argparse.Namespace) -> int:
         f"已开启「{round_.name}」:{len(result.targets)} 个评议对象,"
         f"{len(result.leader)} 项领导点评,{len(result.mass)} 项群众评议"
     )
+    return 0
+
+
+def _round_next(args: argparse.Namespace) -> int:
+    with db.transaction() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        step = rounds.advance(session=session, round_=round_)
+        audit.record(
+            session=session,
+            actor=audit.CLI_ACTOR,
+            action="推进阶段",
+            detail=f"「{round_.name}」→ {STEP_LABELS[step]}",
+        )
+    print(f"「{round_.name}」已进入「{STEP_LABELS[step]}」阶段")
+    return 0
+
+
+def _round_step(args: argparse.Namespace) -> int:
+    with db.transaction() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        step = rounds.parse_step(args.step)
+        rounds.set_step(session=session, round_=round_, step=step)
+        audit.record(
+            session=session,
+            actor=audit.CLI_ACTOR,
+            action="推进阶段",
+            detail=f"「{round_.name}」→ {STEP_LABELS[step]}",
+        )
+    print(f"「{round_.name}」现在是「{STEP_LABELS[step]}」阶段")
+    return 0
+
+
+def _read_new_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("新管理员的密码:")
+    if getpass.getpass("再次输入密码:") != first:
+        raise CliError("两次输入的密码不一致")
+    return first
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    password = _read_new_password()
+    with db.transaction() as session:
+        account = auth.create_admin(
+            session=session, username=args.username, password=password, display_name=args.name
+        )
+        audit.record(
+            session=session, actor=audit.CLI_ACTOR, action="创建管理员", detail=account.username
+        )
+    print(f"已新建管理员「{account.username}」")
+    return 0
+
+
+def _accounts_create(args: argparse.Namespace) -> int:
+    from pingyi import slips
+
+    with db.transaction() as session:
+        made = auth.create_member_accounts(session=session)
+        audit.record(
+            session=session,
+            actor=audit.CLI_ACTOR,
+            action="生成账号",
+            detail=f"为 {len(made)} 名党员生成账号和初始密码",
+        )
+    if args.out:
+        _write(args.out, slips.initial_passwords_csv(made))
+        print(f"已为 {len(made)} 名党员生成账号,初始密码清单已写入 {args.out}")
+    else:
+        for line in made:
+            print(f"{line.username}\t{line.name}\t{line.branch}\t{line.password}")
+        print(f"已为 {len(made)} 名党员生成账号(初始密码只显示这一次)", file=sys.stderr)
     return 0
 
 

@@ -300,3 +300,137 @@ class BallotTally(SQLModel, table=True):
     minute: datetime = Field(primary_key=True)
     ballots: int = 0
     uniform: int = 0
+
+
+# ---- accounts and the office's audit log
+
+
+class Account(SQLModel, table=True):
+    """A login: the office (管理员) or a party member; evaluators never have one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = _str(40, unique=True)  # a member's roster 编号, or the office's own name
+    display_name: str = _str(50)
+    member_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id"), unique=True)
+    )
+    is_admin: bool = False  # 管理员
+    password_hash: str = _str(200)
+    must_change_password: bool = True  # a one-time initial password
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    active: bool = True
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class AuditEvent(SQLModel, table=True):
+    """What the office did, for the 操作日志: never anything an evaluator did."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC), index=True)
+    actor: str = _str(50)
+    action: str = _str(50)
+    detail: str = _str(1000, default="")
+
+
+# ---- the five steps: 自我小结, 调研督查, 开展点评, 整改落实, and 好经验
+
+
+class CommitmentStatus(StrEnum):
+    KEPT = "已兑现"
+    IN_PROGRESS = "推进中"
+    NOT_KEPT = "未兑现"
+
+
+class Summary(SQLModel, table=True):
+    """自我小结 of one target in one round: a member, a branch (by its secretary), the 领导班子."""
+
+    __table_args__ = (UniqueConstraint("round_id", "target_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    target_id: int = _fk("target.id", ondelete="CASCADE")
+    achievements: str = _str(3000, default="")  # 成绩
+    problems: str = _str(3000, default="")  # 问题
+    causes: str = _str(3000, default="")  # 原因
+    submitted: bool = False
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Commitment(SQLModel, table=True):
+    """A 公开承诺 of a target, looked back at in the round's 自我小结."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    target_id: int = _fk("target.id", ondelete="CASCADE")
+    text: str = _str(500)
+    status: CommitmentStatus = _str(10, default=CommitmentStatus.IN_PROGRESS)
+    evidence: str = _str(1000, default="")
+
+
+class Inspection(SQLModel, table=True):
+    """A 调研督查 finding of the leading group about one branch."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    target_id: int = _fk("target.id", ondelete="CASCADE")  # the branch's target
+    inspector: str = _str(50)  # who recorded it, as shown on the briefing
+    visited_on: date
+    checked: str = _str(1000)  # what was checked
+    findings: str = _str(3000)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Review(SQLModel, table=True):
+    """领导点评 of one target by one reviewer: scores per criterion and four comments."""
+
+    __tablename__ = "leader_review"
+    __table_args__ = (UniqueConstraint("round_id", "reviewer_id", "target_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    reviewer_id: int = _fk("member.id")
+    target_id: int = _fk("target.id", ondelete="CASCADE")
+    achievements: str = _str(2000, default="")  # 肯定成绩
+    problems: str = _str(2000, default="")  # 指出问题
+    direction: str = _str(2000, default="")  # 明确方向
+    requirements: str = _str(2000, default="")  # 整改要求: one item per line
+    deadline: date | None = None  # of the 整改 items
+    scores: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    submitted: bool = False
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class ItemStatus(StrEnum):
+    NOT_STARTED = "未开始"
+    IN_PROGRESS = "进行中"
+    DONE = "已完成"
+    OVERDUE = "逾期"  # never stored: an unfinished item past its deadline
+
+
+class RectificationItem(SQLModel, table=True):
+    """One 整改要求 of a submitted review, followed up until it is done."""
+
+    __tablename__ = "rectification_item"
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = _fk("round.id", ondelete="CASCADE")
+    target_id: int = _fk("target.id", ondelete="CASCADE")
+    review_id: int | None = _fk("leader_review.id", nullable=True, ondelete="SET NULL")
+    owner_id: int | None = _fk("member.id", nullable=True)  # who must act on it
+    text: str = _str(500)
+    deadline: date | None = None
+    status: ItemStatus = _str(10, default=ItemStatus.NOT_STARTED)  # never OVERDUE
+    evidence: str = _str(2000, default="")
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Highlight(SQLModel, table=True):
+    """好经验、好典型、好做法 picked by the office from summaries and reviews (方案 七)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int | None = _fk("round.id", nullable=True, ondelete="SET NULL")
+    kind: str = _str(10)  # 好经验 / 好典型 / 好做法
+    title: str = _str(100)
+    text: str = _str(3000)
+    source: str = _str(200, default="")  # e.g. 「张三 的自我小结」
+    published: bool = True
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

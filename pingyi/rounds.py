@@ -9,6 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from pingyi import criteria, groups, rules
 from pingyi.models import (
+    STEP_LABELS,
     Branch,
     LeaderAssignment,
     MassAssignment,
@@ -229,11 +230,37 @@ def resolve(*, session: Session, id_or_name: str | None) -> Round:
     return round_
 
 
+STEPS = list(Step)  # in the 方案's order: 筹备, the five steps, 已结束
+
+
 def set_step(*, session: Session, round_: Round, step: Step) -> Round:
+    """Move an opened round to any step but 筹备 (opening it is `open_round`'s work)."""
+    if round_.step == Step.DRAFT:
+        raise RoundError(f"「{round_.name}」还在筹备,请先开启")
+    if step == Step.DRAFT:
+        raise RoundError("已开启的轮次不能退回筹备")
     round_.step = step
     session.add(round_)
     session.flush()
     return round_
+
+
+def advance(*, session: Session, round_: Round) -> Step:
+    """The next step of the 方案; after 整改落实 the round is 已结束."""
+    if round_.step == Step.CLOSED:
+        raise RoundError(f"「{round_.name}」已结束")
+    following = STEPS[STEPS.index(Step(round_.step)) + 1]
+    set_step(session=session, round_=round_, step=following)
+    return following
+
+
+def parse_step(text: str) -> Step:
+    """A step by its key (review) or its Chinese name (开展点评)."""
+    for step in Step:
+        if text.strip() in (step.value, STEP_LABELS[step]):
+            return step
+    known = "、".join(STEP_LABELS[step] for step in Step)
+    raise RoundError(f"没有阶段「{text}」;可选:{known}")
 
 
 def targets_of(*, session: Session, round_id: int) -> list[Target]:

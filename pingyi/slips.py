@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import segno
 
+from pingyi.auth import InitialPassword
 from pingyi.config import settings
 
 BALLOT_PATH = "/ballot"
@@ -181,3 +182,47 @@ def codes_csv(
         row = (round_name, group_name, code, ballot_url(code, base_url))
         writer.writerow([_cell(value) for value in row])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+# ---- the printable list of one-time initial passwords (accounts made from the roster)
+
+PASSWORD_HEADER = ("用户名", "姓名", "党支部", "初始密码")
+
+
+def _password_rows(lines: Sequence[InitialPassword]) -> list[tuple[str, str, str, str]]:
+    return [(line.username, line.name, line.branch, line.password) for line in lines]
+
+
+def initial_passwords_csv(lines: Sequence[InitialPassword]) -> bytes:
+    """The list as CSV (UTF-8 with BOM, for Excel): 用户名,姓名,党支部,初始密码."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(PASSWORD_HEADER)
+    for row in _password_rows(lines):
+        writer.writerow([_cell(value) for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def initial_passwords_html(lines: Sequence[InitialPassword], *, base_url: str | None = None) -> str:
+    """A print-ready page: one strip per person, to cut and hand out."""
+    address = settings().base_url if base_url is None else base_url
+    strips = "".join(
+        '<div class="strip">'
+        f"<div><b>{escape(name)}</b> · {escape(branch)}</div>"
+        f"<div>登录地址:{escape(address)}</div>"
+        f"<div>用户名:<code>{escape(username)}</code> "
+        f"初始密码:<code>{escape(password)}</code></div>"
+        "<div class='howto'>首次登录后须修改密码;初始密码只能使用一次,请勿转交他人。</div>"
+        "</div>"
+        for username, name, branch, password in _password_rows(lines)
+    )
+    css = (
+        "@page { size: A4; margin: 12mm; } body { font-family: 'Noto Sans CJK SC', sans-serif; }"
+        " .strip { border-bottom: 1px dashed #999; padding: 4mm 0; break-inside: avoid; }"
+        " code { font-size: 14pt; letter-spacing: 1px; } .howto { font-size: 8pt; color: #444; }"
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="zh-CN"><head><meta charset="utf-8"><title>账号初始密码</title>'
+        f"<style>{css}</style></head><body>{strips}</body></html>\n"
+    )

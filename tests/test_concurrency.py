@@ -127,7 +127,7 @@ def _submit_in_process(
     engine = db.make_engine(url)
     try:
         as_dict = {(t, c): level for t, c, level in answers}
-        start.wait()
+        start.wait(timeout=60)
         results.put(outcome(lambda: ballots.submit_with_retry(engine, code, as_dict)))
     finally:
         engine.dispose()
@@ -153,11 +153,17 @@ def test_eight_processes_racing_one_code_store_one_ballot(
         context.Process(target=_submit_in_process, args=(url, code, answers, start, results))
         for _ in range(8)
     ]
-    for process in processes:
-        process.start()
-    outcomes = Counter(results.get(timeout=60) for _ in processes)
-    for process in processes:
-        process.join(timeout=30)
+    try:
+        for process in processes:
+            process.start()
+        outcomes = Counter(results.get(timeout=60) for _ in processes)
+    finally:
+        # A child that failed leaves the others waiting at the barrier: never let them
+        # outlive the test (pytest would wait for them at exit).
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
 
     assert outcomes == Counter(stored=1, used=7)
     assert ballot_count(pg_engine) == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from apptools import OFFICE, add_office, logged_in
 from streamlit.testing.v1 import AppTest
 
 from pingyi import config, db, demo
@@ -36,6 +37,12 @@ def _serve(path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     _forget_engines()
 
 
+def _add_office(path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{path}")
+    add_office(engine)
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The migrated template with the demo bureau and its open round, built once."""
@@ -44,6 +51,7 @@ def demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
     engine = db.make_engine(f"sqlite:///{path}")
     with db.transaction(engine) as s:
         demo.load_demo(session=s)
+    add_office(engine)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
@@ -54,9 +62,10 @@ def demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
 def empty_db(
     sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
-    """The app's database: migrated and seeded, no roster."""
+    """The app's database: migrated and seeded, no roster; only the office's account."""
     path = tmp_path / "app.db"
     shutil.copy(sqlite_template, path)
+    _add_office(path)
     yield from _serve(path, monkeypatch)
 
 
@@ -68,8 +77,18 @@ def demo_db(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     yield from _serve(path, monkeypatch)
 
 
-def _open(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
+@pytest.fixture
+def first_run_db(
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The app's database as on the very first start: no roster and no account at all."""
+    path = tmp_path / "app.db"
+    shutil.copy(sqlite_template, path)
+    yield from _serve(path, monkeypatch)
+
+
+def _open(page: str | None = None, *, as_: str | None = OFFICE) -> AppTest:
+    at = logged_in(AppTest.from_file(APP, default_timeout=60), as_).run()
     if page is not None:
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -78,7 +97,8 @@ def _open(page: str | None = None) -> AppTest:
 
 @pytest.fixture
 def open_page() -> Callable[..., AppTest]:
-    """`open_page("pages/roster.py")`: run app.py, go to that page, check it raised nothing.
+    """`open_page("pages/roster.py")`: run app.py logged in as the office (or `as_=` another
+    username, or None for nobody), go to that page, check it raised nothing.
 
     Use it after a database fixture (`empty_db`, `demo_db`), which points the app at its file.
     """

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from apptools import add_office, logged_in
 from sqlalchemy import Engine
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
@@ -43,6 +44,7 @@ def data_dir(
 
 @pytest.fixture
 def empty_db(data_dir: Path) -> Engine:
+    add_office(db.engine())
     return db.engine()
 
 
@@ -54,7 +56,7 @@ def demo_db(empty_db: Engine) -> Engine:
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at = logged_in(AppTest.from_file(PAGE, default_timeout=TIMEOUT))
     at.run()
     assert not at.exception
     return at

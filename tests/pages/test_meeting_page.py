@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptools import logged_in
 from streamlit.testing.v1 import AppTest
 
 from pingyi import ballots, codes, db, groups, meeting, rounds
@@ -42,7 +43,7 @@ def vote(round_id: int, count: int, *, level: int = 0) -> None:
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = logged_in(AppTest.from_file(PAGE, default_timeout=60)).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

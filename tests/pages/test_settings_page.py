@@ -144,8 +144,8 @@ def test_published_results_freeze_the_form(demo_db: Path, open_page) -> None:
     assert [i.value for i in at.info] == [FROZEN]
     assert at.number_input and all(n.disabled for n in at.number_input)
     assert all(c.disabled for c in at.checkbox)
-    assert {b.label for b in at.button} == {"预览", "保存"}
-    assert all(b.disabled for b in at.button)
+    assert {b.label for b in at.main.button} == {"预览", "保存"}
+    assert all(b.disabled for b in at.main.button)
 
 
 def test_a_save_sent_after_the_results_were_published_changes_nothing(

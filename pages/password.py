@@ -1,0 +1,44 @@
+"""修改密码: required at the first login with a one-time password, possible at any time."""
+
+import streamlit as st
+
+from pingyi import auth, db, ui
+from pingyi.ui import auth as login
+
+ui.through_app()
+
+user = login.current_user()
+if user is None:
+    st.warning(login.MSG_LOGIN_FIRST)
+    st.stop()
+
+st.title("修改密码")
+if user.must_change_password:
+    st.info("这是您第一次登录,请把办公室发放的初始密码改为您自己的密码。")
+with st.form("password", clear_on_submit=True, enter_to_submit=False):
+    old = st.text_input("原密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+    new = st.text_input(
+        "新密码",
+        type="password",
+        max_chars=auth.MAX_PASSWORD_LENGTH,
+        help=f"至少 {auth.MIN_PASSWORD_LENGTH} 个字符,同时包含字母和数字",
+    )
+    again = st.text_input("再次输入新密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+    submitted = st.form_submit_button("修改密码", type="primary")
+
+if submitted:
+    if new != again:
+        st.error("两次输入的新密码不一致")
+        st.stop()
+    try:
+        with db.transaction(ui.engine()) as s:
+            auth.change_password(
+                session=s, account_id=user.account_id, old_password=old, new_password=new
+            )
+    except auth.AuthError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["password_flash"] = "密码已修改。"
+        st.rerun()
+if flash := st.session_state.pop("password_flash", None):
+    st.success(flash)

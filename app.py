@@ -9,37 +9,29 @@ from pingyi.ui import navigation
 st.set_page_config(page_title="评议", page_icon=":material/how_to_vote:", layout="wide")
 ui.engine()  # migrations and seed defaults, once per process
 
-
-def page(spec: navigation.PageSpec, *, default: bool = False) -> st.Page:
-    return st.Page(
-        spec.path,
-        title=spec.title,
-        icon=spec.icon,
-        url_path=spec.url_path or None,
-        default=default,
-    )
-
-
 user = login.current_user()
 with db.session(ui.engine()) as s:
     has_admin = auth.has_admin(session=s)
-specs = navigation.menu(user, has_admin=has_admin)
+shown = navigation.menu(user, has_admin=has_admin)
+
+# Every page is registered, so a typed URL reaches it and the page says why it shows nothing;
+# the menu lists this person's pages only. The first listed page is the landing page at "/".
 menu: dict[str, list[st.Page]] = {}
-for position, spec in enumerate(specs):
-    menu.setdefault(spec.section, []).append(page(spec, default=position == 0))
-# Evaluators (no account, QR link) open the ballot; it is in nobody's menu.
-ballot = st.Page(
-    navigation.BALLOT.path,
-    title=navigation.BALLOT.title,
-    icon=navigation.BALLOT.icon,
-    url_path=navigation.BALLOT.url_path,
-    visibility="hidden",
-)
-menu.setdefault("", []).append(ballot)
+for spec in [*shown, *(spec for spec in navigation.ALL if spec not in shown)]:
+    menu.setdefault(spec.section if spec in shown else "", []).append(
+        st.Page(
+            spec.path,
+            title=spec.title,
+            icon=spec.icon,
+            url_path=spec.url_path or None,
+            default=spec is shown[0],
+            visibility="visible" if spec in shown else "hidden",
+        )
+    )
 # Which page runs is known only once st.navigation has resolved the URL: ask with the menu
-# hidden, and draw it (with who is logged in) for every page but the ballot.
+# hidden, and draw it (with who is logged in) for logged-in people, never on the ballot.
 current = st.navigation(menu, position="hidden")
-if current is not ballot and user is not None:
+if user is not None and current.url_path != navigation.BALLOT.url_path:
     current = st.navigation(menu)
     login.sidebar(user)
 current.run()

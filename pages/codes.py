@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import codes, db, rounds, ui
+from pingyi import audit, codes, db, rounds, ui
 from pingyi.auth import Role
 from pingyi.codes import CodeError
 from pingyi.models import STEP_LABELS, Step
@@ -19,7 +19,7 @@ from pingyi.ui.codes import (
 from pingyi.ui.text import md_escape
 
 ui.through_app()
-login.require(Role.ADMIN)
+user = login.require(Role.ADMIN)
 
 BATCHES = "codes_batches"  # list[Batch], newest first: the only place plain codes live
 FLASH = "codes_flash"  # the success message that survives the rerun after issuing
@@ -99,6 +99,12 @@ else:
                     plain = codes.issue(
                         session=s, round_id=round_id, group_id=group_id, count=int(number)
                     )
+                    audit.record(
+                        session=s,
+                        actor=user.name,
+                        action="发放测评码",
+                        detail=f"「{round_.name}」{chosen.group_name} {len(plain)} 个",
+                    )
                 # Kept before anything is drawn: once committed, these codes exist nowhere else.
                 batch = Batch(
                     id=token,
@@ -169,6 +175,8 @@ if submitted:
     try:
         with db.transaction(ui.engine()) as s:
             message = revoke_typed(session=s, typed=typed, round_id=round_id)
+            # The code itself stays out of the log: plain codes are kept nowhere.
+            audit.record(session=s, actor=user.name, action="作废测评码", detail=round_.name)
     except CodeError as exc:
         st.error(str(exc))
     else:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import db, demo, roster, rounds, rules, ui
+from pingyi import audit, db, demo, roster, rounds, rules, ui
 from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Step
 from pingyi.ui import auth as login
@@ -49,6 +49,7 @@ if not has_data and is_admin:
         try:
             with st.spinner("正在加载示例数据…"), db.transaction(ui.engine()) as s:
                 summary = demo.load_demo(session=s)
+                audit.record(session=s, actor=user.name, action="加载示例数据")
         except demo.DemoError as exc:
             # Someone else loaded data meanwhile: the server refuses a second load.
             st.error(str(exc))

@@ -7,6 +7,11 @@ from pingyi.ui import auth as login
 
 ui.through_app()
 
+if login.current_user() is not None:
+    st.info("您已登录。")
+    st.page_link("pages/home.py", label="回到首页", icon=":material/home:")
+    st.stop()
+
 st.title("领导点评和群众评议")
 st.caption("领导小组办公室、点评领导和党员请登录。群众评议不需要账号:请扫描测评码条上的二维码。")
 

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from pingyi import db, meeting, rounds, ui
+from pingyi import audit, db, meeting, rounds, ui
 from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Step
 from pingyi.ui import auth as login
 from pingyi.ui import meeting as view
 
 ui.through_app()
-login.require(Role.ADMIN)
+user = login.require(Role.ADMIN)
 
 # Seconds between refreshes: a ballot shows within a few seconds, and one refresh reads only
 # counts (codes and tallies), never the ratings.
@@ -50,6 +50,12 @@ with st.sidebar:
     if show or hide:
         with db.transaction(ui.engine()) as s:
             meeting.publish(session=s, round_id=round_id, published=show)
+            audit.record(
+                session=s,
+                actor=user.name,
+                action="公布结果" if show else "隐藏结果",
+                detail=by_id[round_id].name,
+            )
         st.rerun()
 
 st.title(by_id[round_id].name)

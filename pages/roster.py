@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from pingyi import db, demo, roster, ui
+from pingyi import audit, db, demo, roster, ui
 from pingyi.auth import Role
 from pingyi.roster import ImportReport
 from pingyi.ui import auth as login
@@ -14,7 +14,7 @@ from pingyi.ui import tables
 from pingyi.ui.text import bullets
 
 ui.through_app()
-login.require(Role.ADMIN)
+user = login.require(Role.ADMIN)
 
 IMPORTED = "roster_imported"  # (file id, report): a rerun shows the report, never imports again
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -29,6 +29,13 @@ def import_upload(uploaded: UploadedFile) -> ImportReport:
             report = roster.import_roster(
                 session=s, filename=uploaded.name, data=uploaded.getvalue()
             )
+            if report.ok:
+                audit.record(
+                    session=s,
+                    actor=user.name,
+                    action="导入名册",
+                    detail=f"{uploaded.name}:{report.summary()}",
+                )
         last = st.session_state[IMPORTED] = (uploaded.file_id, report)
     return last[1]
 

@@ -3,7 +3,7 @@ its results are published."""
 
 import streamlit as st
 
-from pingyi import db, groups, rounds, scoring, ui
+from pingyi import audit, db, groups, rounds, scoring, ui
 from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Round, Step
 from pingyi.scoring import ScoringError, ScoringSettings
@@ -12,7 +12,7 @@ from pingyi.ui import results as view
 from pingyi.ui.text import md_escape
 
 ui.through_app()
-login.require(Role.ADMIN)
+user = login.require(Role.ADMIN)
 
 FLASH = "settings_flash"  # the success message that survives the rerun after saving
 FROZEN = "结果已公布,评分设置已冻结"
@@ -158,6 +158,15 @@ if save and not frozen:
             if row is None:
                 raise ScoringError("找不到该评议轮次")
             scoring.save_settings(session=s, round_=row, settings=entered)
+            audit.record(
+                session=s,
+                actor=user.name,
+                action="修改评分设置",
+                detail=(
+                    f"「{row.name}」领导点评 {entered.leader_weight:.0%},"
+                    f"群众评议 {entered.mass_weight:.0%},最少有效票 {entered.min_ballots}"
+                ),
+            )
     except ValueError as exc:  # ScoringError: in Chinese, for the office
         st.error(str(exc))
     else:

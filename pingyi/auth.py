@@ -153,8 +153,8 @@ def login(
     if account is None or not account.active:
         _CHOSEN.hash(password)  # as slow as a real check: timing does not reveal usernames
         return LoginResult(None, "用户名或密码不正确")
-    if account.locked_until is not None and _aware(account.locked_until) > now:
-        minutes = -(-(_aware(account.locked_until) - now).seconds // 60)
+    if is_locked(account, now):
+        minutes = -(-(_aware(account.locked_until) - now).seconds // 60)  # type: ignore[arg-type]
         return LoginResult(None, f"密码错误次数过多,账号已锁定,请 {minutes} 分钟后再试")
     if not _verify(account.password_hash, password):
         account.failed_logins += 1
@@ -191,6 +191,10 @@ def change_password(
     account.must_change_password = False
     session.add(account)
     session.flush()
+
+
+def is_locked(account: Account, now: datetime | None = None) -> bool:
+    return account.locked_until is not None and _aware(account.locked_until) > (now or _now())
 
 
 def unlock(*, session: Session, account_id: int) -> Account:
@@ -281,6 +285,12 @@ def _initial_line(session: Session, account: Account, password: str) -> InitialP
         branch=branch.name if branch else "",
         password=password,
     )
+
+
+def members_without_account(*, session: Session) -> list[Member]:
+    have = select(Account.member_id).where(col(Account.member_id).is_not(None))
+    query = select(Member).where(col(Member.active), col(Member.id).not_in(have))
+    return list(session.exec(query.order_by(col(Member.id))))
 
 
 def accounts(*, session: Session) -> list[Account]:

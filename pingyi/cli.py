@@ -130,6 +130,9 @@ def _init(_args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     with db.transaction() as session:
         summary = demo.load_demo(session=session, size=args.size, replace=args.replace)
+        audit.record(
+            session=session, actor=audit.CLI_ACTOR, action="加载示例数据", detail=args.size
+        )
     print(
         f"已载入示例单位:{summary.branches} 个党支部,{summary.members} 名党员;"
         f"进行中的轮次「{summary.round_name}」"
@@ -143,6 +146,13 @@ def _import_roster(args: argparse.Namespace) -> int:
         raise CliError(f"找不到文件 {path}")
     with db.transaction() as session:
         report = roster.import_roster(session=session, filename=path.name, data=path.read_bytes())
+        if report.ok:
+            audit.record(
+                session=session,
+                actor=audit.CLI_ACTOR,
+                action="导入名册",
+                detail=f"{path.name}:{report.summary()}",
+            )
     if not report.ok:
         print(f"名册有 {len(report.errors)} 处错误,未做任何改动:", file=sys.stderr)
         for error in report.errors:
@@ -202,6 +212,7 @@ def _round_create(args: argparse.Namespace) -> int:
             starts_on=args.start,
             ends_on=args.end,
         )
+        audit.record(session=session, actor=audit.CLI_ACTOR, action="新建轮次", detail=round_.name)
     print(f"已新建轮次 {round_.id}「{round_.name}」(筹备)")
     return 0
 
@@ -212,6 +223,7 @@ def _round_open(args: argparse.Namespace) -> int:
         result = rounds.open_round(
             session=session, round_=round_, allow_problems=args.allow_problems
         )
+        audit.record(session=session, actor=audit.CLI_ACTOR, action="开启轮次", detail=round_.name)
     print(
         f"已开启「{round_.name}」:{len(result.targets)} 个评议对象,"
         f"{len(result.leader)} 项领导点评,{len(result.mass)} 项群众评议"
@@ -309,6 +321,12 @@ def _codes_issue(args: argparse.Namespace) -> int:
         plain = codes.issue(
             session=session, round_id=round_.id, group_id=group.id, count=args.count
         )
+        audit.record(
+            session=session,
+            actor=audit.CLI_ACTOR,
+            action="发放测评码",
+            detail=f"「{round_.name}」{group.name} {len(plain)} 个",
+        )
     if args.slips:
         args.slips.write_text(
             slips.slips_html(round_name=round_.name, group_name=group.name, codes=plain),
@@ -333,6 +351,7 @@ def _codes_revoke(args: argparse.Namespace) -> int:
 
     with db.transaction() as session:
         codes.revoke(session=session, code=args.code)
+        audit.record(session=session, actor=audit.CLI_ACTOR, action="作废测评码")
     print("已作废")
     return 0
 

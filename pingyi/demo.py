@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import delete, update
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from pingyi import bootstrap, groups, roster, rounds
-from pingyi.models import Branch, GroupKey, Member, metadata
+from pingyi.models import Account, Branch, GroupKey, Member, metadata
 
 Size = Literal["small", "large"]
 
@@ -81,11 +81,18 @@ def load_demo(*, session: Session, size: Size = "small", replace: bool = False) 
     return DemoSummary(members=len(rows), branches=branch_count, round_name=round_.name)
 
 
+# Kept by --replace: the office must still be able to log in, and its log is its record.
+_KEPT = {"account", "audit_event"}
+
+
 def clear_all(*, session: Session) -> None:
-    """Delete every row of every table, then put the seed defaults back."""
+    """Delete every row of every table but the office's accounts and its log, then put the
+    seed defaults back."""
     session.exec(update(Branch).values(liaison_id=None))  # type: ignore[call-overload]
+    session.exec(delete(Account).where(col(Account.member_id).is_not(None)))  # type: ignore[call-overload]
     for table in reversed(metadata.sorted_tables):
-        session.exec(delete(table))  # type: ignore[call-overload]
+        if table.name not in _KEPT:
+            session.exec(delete(table))  # type: ignore[call-overload]
     session.flush()
     bootstrap.seed(session=session)
 

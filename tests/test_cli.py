@@ -1,11 +1,12 @@
 """The `pingyi` command, run in-process against a temporary SQLite file."""
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pingyi import cli, config, db
+from pingyi import audit, auth, cli, config, db, roster
 
 
 @pytest.fixture
@@ -106,3 +107,78 @@ def test_python_dash_m_runs_the_same_command(fresh_db: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_codes_issue_writes_slips_and_csv_then_status_and_revoke(
+    fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["demo"]) == 0
+    slips, table = tmp_path / "slips.html", tmp_path / "codes.csv"
+    args = ["codes", "issue", "--group", "市场经营户", "--count", "3"]
+    assert cli.main([*args, "--round", "1", "--slips", str(slips), "--csv", str(table)]) == 0
+    assert "群众评议测评码" in slips.read_text(encoding="utf-8")
+    rows = table.read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("轮次,群体,测评码") and len(rows) == 4
+    code = rows[1].split(",")[2]
+    capsys.readouterr()
+
+    assert cli.main(["codes", "revoke", code]) == 0
+    assert cli.main(["codes", "status"]) == 0
+    assert "市场经营户: 发放 3,已打开 0,已提交 0,已作废 1" in capsys.readouterr().out
+    assert cli.main(["codes", "issue", "--group", "不存在", "--count", "1"]) == 1
+    assert "没有评议群体" in capsys.readouterr().err
+
+
+def test_codes_issue_without_files_prints_the_codes_once(
+    fresh_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["demo"]) == 0
+    capsys.readouterr()
+    assert cli.main(["codes", "issue", "--group", "all_staff", "--count", "2"]) == 0
+    printed = capsys.readouterr()
+    assert len(printed.out.split()) == 2
+    assert "只在此时显示" in printed.err
+
+
+def test_create_admin_reads_the_password_and_refuses_a_weak_one(
+    fresh_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(["create-admin", "office"]) == 1
+    assert "密码至少需要" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("office-pass-1\n"))
+    assert cli.main(["create-admin", "office", "--name", "领导小组办公室"]) == 0
+    with db.session() as s:
+        result = auth.login(session=s, username="office", password="office-pass-1")
+        assert result.account is not None and result.account.is_admin
+
+
+def test_accounts_create_writes_the_initial_passwords_once(
+    fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["demo"]) == 0
+    out = tmp_path / "初始密码.csv"
+    assert cli.main(["accounts", "create", "--out", str(out)]) == 0
+    rows = out.read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0] == "用户名,姓名,党支部,初始密码"
+    with db.session() as s:
+        members = len(roster.active_members(session=s))
+    assert len(rows) == members + 1
+    capsys.readouterr()
+    assert cli.main(["accounts", "create"]) == 0, "a second run makes no account twice"
+    assert "已为 0 名党员生成账号" in capsys.readouterr().err
+
+
+def test_round_next_and_step_move_the_round_and_are_logged(
+    fresh_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["demo"]) == 0
+    assert cli.main(["round", "next"]) == 0
+    assert "调研督查" in capsys.readouterr().out
+    assert cli.main(["round", "step", "开展点评"]) == 0
+    assert cli.main(["round", "step", "review", "--round", "1"]) == 0
+    assert cli.main(["round", "step", "不存在"]) == 1
+    assert "没有阶段" in capsys.readouterr().err
+    with db.session() as s:
+        logged = [e.action for e in audit.events(session=s)]
+    assert logged.count("推进阶段") == 3 and "加载示例数据" in logged

@@ -90,9 +90,11 @@ def require(*roles: Role) -> User:
     user = current_user()
     if user is None:
         st.warning(MSG_LOGIN_FIRST, icon=":material/login:")
+        st.page_link("pages/login.py", label="去登录", icon=":material/login:")
         st.stop()
     if user.must_change_password:
         st.warning("请先修改初始密码。", icon=":material/password:")
+        st.page_link("pages/password.py", label="去修改密码", icon=":material/password:")
         st.stop()
     if roles and not user.has(*roles):
         st.error(MSG_NO_ACCESS, icon=":material/block:")

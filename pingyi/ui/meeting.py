@@ -15,7 +15,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pingyi.codes import GroupCodeCounts
 from pingyi.meeting import CHINA_TIME, MeetingSnapshot, Ranked, Standings, TargetDetail
 from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, TemplateKey
 from pingyi.scoring import INSUFFICIENT, OK
@@ -62,11 +61,11 @@ def style() -> None:
 # ---- participation
 
 
-def share(count: GroupCodeCounts) -> float:
-    """Submitted over the expected headcount, for a progress bar (0 to 1)."""
-    if count.headcount <= 0:
+def fraction(part: int, headcount: int) -> float:
+    """`part` of the expected headcount, for a progress bar (0 to 1)."""
+    if headcount <= 0:
         return 0.0
-    return min(count.submitted / count.headcount, 1.0)
+    return min(part / headcount, 1.0)
 
 
 def percent_text(submitted: int, headcount: int) -> str:
@@ -92,15 +91,21 @@ def participation(snapshot: MeetingSnapshot) -> None:
             st.metric(
                 f"{count.group_name} · 已提交 / 应到", f"{count.submitted} / {count.headcount}"
             )
-            st.progress(share(count), text=percent_text(count.submitted, count.headcount))
-            st.caption(f"已发放 {count.issued} · 已打开 {count.opened} · 已作废 {count.revoked}")
+            for label, value in (
+                ("已发放", count.issued),
+                ("已打开", count.opened),
+                ("已提交", count.submitted),
+            ):
+                st.progress(
+                    fraction(value, count.headcount),
+                    text=f"{label} {value} · {percent_text(value, count.headcount)}",
+                )
+            if count.revoked:
+                st.caption(f"已作废 {count.revoked}")
     with columns[-1], st.container(border=True, key="meeting_group_all"):
         submitted, headcount = snapshot.submitted, snapshot.headcount
         st.metric("合计 · 已提交 / 应到", f"{submitted} / {headcount}")
-        st.progress(
-            min(submitted / headcount, 1.0) if headcount > 0 else 0.0,
-            text=percent_text(submitted, headcount),
-        )
+        st.progress(fraction(submitted, headcount), text=percent_text(submitted, headcount))
         st.caption(f"已发放 {sum(c.issued for c in snapshot.groups)}")
 
 

@@ -108,8 +108,12 @@ PASSWORD = PAGES[-1]
 BALLOT = PageSpec("pages/ballot.py", "群众评议", ":material/how_to_vote:", "ballot", "", _everyone)
 
 
+ALL = [*PAGES, LOGIN, SETUP, BALLOT]
+
+
 def menu(user: User | None, *, has_admin: bool) -> list[PageSpec]:
-    """The pages this person's menu lists, the landing page first."""
+    """The pages this person's menu lists, the landing page first. Every other page is still
+    reachable by its URL, hidden, and says itself why it shows nothing."""
     if user is None:
         return [LOGIN, SETUP] if not has_admin else [LOGIN]
     if user.must_change_password:

@@ -32,6 +32,6 @@ for spec in [*shown, *(spec for spec in navigation.ALL if spec not in shown)]:
 # hidden, and draw it (with who is logged in) for logged-in people, never on the ballot.
 current = st.navigation(menu, position="hidden")
 if user is not None and current.url_path != navigation.BALLOT.url_path:
-    current = st.navigation(menu)
+    current = st.navigation(menu, expanded=True)
     login.sidebar(user)
 current.run()

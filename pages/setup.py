@@ -47,4 +47,4 @@ if submitted:
         st.error(str(exc))
     else:
         login.log_in(account.id)  # type: ignore[arg-type]
-        st.rerun()
+        st.switch_page("pages/home.py")

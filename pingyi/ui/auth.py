@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from pingyi import auth, db, ui
+from pingyi import audit, auth, db, ui
 from pingyi.auth import Role
 from pingyi.models import Member
 
@@ -90,7 +90,7 @@ def require(*roles: Role) -> User:
     user = current_user()
     if user is None:
         st.warning(MSG_LOGIN_FIRST, icon=":material/login:")
-        st.page_link("pages/login.py", label="去登录", icon=":material/login:")
+        login_form()  # then this same page, as the typed URL asked
         st.stop()
     if user.must_change_password:
         st.warning("请先修改初始密码。", icon=":material/password:")
@@ -100,6 +100,41 @@ def require(*roles: Role) -> User:
         st.error(MSG_NO_ACCESS, icon=":material/block:")
         st.stop()
     return user
+
+
+def login_form(*, then: str | None = None) -> None:
+    """The login form; on success the tab is logged in and goes to page `then` (this page
+    again when None). Refusals (wrong password, lock) are shown under the form."""
+    st.caption(
+        "领导小组办公室、点评领导和党员请登录。群众评议不需要账号:请扫描测评码条上的二维码。"
+    )
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        st.info(notice)
+    with st.form("login", enter_to_submit=True):
+        username = st.text_input(
+            "用户名", max_chars=auth.USERNAME_LENGTH, placeholder="党员编号或管理员用户名"
+        )
+        password = st.text_input("密码", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+        submitted = st.form_submit_button("登录", type="primary", icon=":material/login:")
+    if not submitted:
+        return
+    if not username.strip() or not password:
+        st.error("请填写用户名和密码")
+        return
+    with db.transaction(ui.engine()) as s:
+        result = auth.login(session=s, username=username, password=password)
+        if result.locked_now:
+            audit.record(
+                session=s, actor=username.strip()[:50], action="账号锁定", detail=result.message
+            )
+    if result.account is None:
+        st.error(result.message)
+        return
+    log_in(result.account.id)  # type: ignore[arg-type]
+    if then is None:
+        st.rerun()
+    st.switch_page(then)
 
 
 def sidebar(user: User) -> None:

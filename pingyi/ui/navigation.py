@@ -96,7 +96,7 @@ PAGES = [
     PageSpec("pages/results.py", "结果", ":material/leaderboard:", "results", OFFICE, _any(ADMIN)),
     PageSpec("pages/settings.py", "评分设置", ":material/tune:", "settings", OFFICE, _any(ADMIN)),
     PageSpec("pages/audit.py", "操作日志", ":material/history:", "audit", OFFICE, _any(ADMIN)),
-    PageSpec("pages/password.py", "修改密码", ":material/password:", "password", "", _everyone),
+    PageSpec("pages/password.py", "修改密码", ":material/password:", "password", MINE, _everyone),
 ]
 
 LOGIN = PageSpec("pages/login.py", "登录", ":material/login:", "login", "", _everyone)
@@ -115,7 +115,8 @@ def menu(user: User | None, *, has_admin: bool) -> list[PageSpec]:
     """The pages this person's menu lists, the landing page first. Every other page is still
     reachable by its URL, hidden, and says itself why it shows nothing."""
     if user is None:
-        return [LOGIN, SETUP] if not has_admin else [LOGIN]
+        # The very first start: nobody can log in before the first 管理员 exists.
+        return [SETUP, LOGIN] if not has_admin else [LOGIN]
     if user.must_change_password:
         return [PASSWORD]
     return [spec for spec in PAGES if spec.shown_to(user)]

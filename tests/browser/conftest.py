@@ -36,6 +36,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 STARTUP_SECONDS = 60
+OFFICE, OFFICE_PASSWORD = "office", "office-pass-1"  # the 管理员 of `demo_app`
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,13 @@ class AppServer:
     env: dict[str, str]  # the environment the server runs with: run the CLI with it too
     log: Path
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """`python -m pingyi ARGS` against this server's database."""
         return subprocess.run(
             [sys.executable, "-m", "pingyi", *args],
             env=self.env,
             cwd=ROOT,
+            input=stdin,
             capture_output=True,
             text=True,
             check=True,
@@ -98,6 +100,7 @@ def serve_app(directory: Path, *, demo: bool) -> Iterator[AppServer]:
     )
     if demo:
         server.cli("demo")
+        server.cli("create-admin", OFFICE, "--name", "领导小组办公室", stdin=OFFICE_PASSWORD)
     command = [
         sys.executable,
         "-m",
@@ -220,6 +223,25 @@ def _screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     if viewport:
         page.set_viewport_size(viewport)
     return path
+
+
+def _log_in(  # type: ignore[no-untyped-def]
+    page, server: AppServer, path: str = "", username: str = OFFICE, password: str = OFFICE_PASSWORD
+):
+    """Open `path` logged out, log in on the form it shows, and stay on that page. A reload
+    is a new Streamlit session: log in again after one."""
+    page.goto(f"{server.url}/{path}")
+    _settle(page, "登录")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码", exact=True).fill(password)
+    page.get_by_role("button", name="登录").click()
+    _settle(page, "退出登录")
+
+
+@pytest.fixture
+def log_in() -> Callable[..., None]:
+    """`log_in(page, server, "roster")` as the office, or with `username=`, `password=`."""
+    return _log_in
 
 
 @pytest.fixture

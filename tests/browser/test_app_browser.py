@@ -20,9 +20,9 @@ PAGES = [
 
 @pytest.mark.parametrize(("path", "name", "texts"), PAGES, ids=[p[1] for p in PAGES])
 def test_page_renders_in_chinese_without_exception(
-    demo_app, page, settle, screenshot, path, name, texts
+    demo_app, page, settle, screenshot, log_in, path, name, texts
 ):  # type: ignore[no-untyped-def]
-    page.goto(f"{demo_app.url}/{path}")
+    log_in(page, demo_app, path)
     settle(page, texts[-1])
     for text in texts:
         assert page.get_by_text(text, exact=False).first.is_visible(), text
@@ -33,8 +33,8 @@ def test_page_renders_in_chinese_without_exception(
     assert page.locator(EXCEPTION).count() == 0
 
 
-def test_home_links_and_sidebar_lead_to_the_other_pages(demo_app, page, settle):  # type: ignore[no-untyped-def]
-    page.goto(demo_app.url)
+def test_home_links_and_sidebar_lead_to_the_other_pages(demo_app, page, settle, log_in):  # type: ignore[no-untyped-def]
+    log_in(page, demo_app)
     settle(page, "名册概况")
     page.get_by_text("检查评议关系").click()
     settle(page, "按点评人")
@@ -45,8 +45,15 @@ def test_home_links_and_sidebar_lead_to_the_other_pages(demo_app, page, settle):
     assert page.locator(EXCEPTION).count() == 0
 
 
-def test_load_demo_button_fills_an_empty_database(empty_app, page, settle, screenshot):  # type: ignore[no-untyped-def]
+def test_first_run_creates_the_admin_then_loads_the_demo(empty_app, page, settle, screenshot):  # type: ignore[no-untyped-def]
     page.goto(empty_app.url)
+    settle(page, "创建管理员账号")
+    screenshot(page, "desktop-first-run")
+    page.get_by_label("用户名").fill("office")
+    page.get_by_label("姓名或名称").fill("领导小组办公室")
+    page.get_by_label("密码", exact=True).fill("office-pass-1")
+    page.get_by_label("再次输入密码").fill("office-pass-1")
+    page.get_by_role("button", name="创建管理员").click()
     settle(page, "数据库里还没有名册")
     screenshot(page, "desktop-home-empty")
     page.get_by_role("button", name="加载示例数据").click()
@@ -58,7 +65,9 @@ def test_load_demo_button_fills_an_empty_database(empty_app, page, settle, scree
     assert page.locator(EXCEPTION).count() == 0
 
 
-def test_bad_roster_upload_lists_every_error_as_typed(demo_app, page, settle, screenshot, tmp_path):  # type: ignore[no-untyped-def]
+def test_bad_roster_upload_lists_every_error_as_typed(
+    demo_app, page, settle, screenshot, log_in, tmp_path
+):  # type: ignore[no-untyped-def]
     bad = tmp_path / "名册.csv"
     bad.write_text(
         "编号,姓名,单位,单位类型,党支部,党组书记,班子成员,党员干部,支部书记,年老体弱,联系支部\n"
@@ -66,7 +75,7 @@ def test_bad_roster_upload_lists_every_error_as_typed(demo_app, page, settle, sc
         "A002,*李四*,局机关,机关,机关党支部,否,Y:1,否,否,否,\n",
         encoding="utf-8",
     )
-    page.goto(f"{demo_app.url}/roster")
+    log_in(page, demo_app, "roster")
     settle(page, "下载当前名册")
     page.get_by_text("导入名册、下载模板").click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
@@ -79,10 +88,18 @@ def test_bad_roster_upload_lists_every_error_as_typed(demo_app, page, settle, sc
     assert page.locator(EXCEPTION).count() == 0
 
 
-def test_first_request_to_a_fresh_server_by_deep_link_gets_the_apps_menu(empty_app, page, settle):  # type: ignore[no-untyped-def]
+def test_first_request_to_a_fresh_server_by_deep_link_gets_the_apps_menu(
+    empty_app, page, settle, log_in
+):  # type: ignore[no-untyped-def]
     # Streamlit runs a `pages/` folder as an old-style app until st.navigation has run once;
-    # a bookmark or QR link that is the server's first request must still get app.py's menu.
+    # a bookmark or QR link that is the server's first request must still get app.py's pages.
+    empty_app.cli("create-admin", "office", stdin="office-pass-1")  # no request to the server
     page.goto(f"{empty_app.url}/roster")
+    settle(page, "请先登录")
+    assert page.get_by_text("名册是空的").count() == 0, "nothing of the page before login"
+    for file_name in ("app", "ballot", "roster"):
+        expect(page.get_by_text(file_name, exact=True)).to_have_count(0)
+    log_in(page, empty_app, "roster")
     settle(page, "名册是空的")
     nav = page.locator('[data-testid="stSidebarNav"]')
     for title in ("首页", "名册", "评议关系"):

@@ -69,10 +69,10 @@ def submitted(page, card: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_the_screen_updates_by_itself_and_shows_results_only_once_published(
-    demo_app, engine, new_page, settle, screenshot
+    demo_app, engine, new_page, settle, screenshot, log_in
 ):  # type: ignore[no-untyped-def]
     screen = new_page(**PROJECTOR)
-    screen.goto(f"{demo_app.url}/meeting")
+    log_in(screen, demo_app, "meeting")
     settle(screen, "参与情况")
     card = staff_card(engine)
     before = submitted(screen, card)

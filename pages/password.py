@@ -7,10 +7,8 @@ from pingyi.ui import auth as login
 
 ui.through_app()
 
-user = login.current_user()
-if user is None:
-    st.warning(login.MSG_LOGIN_FIRST)
-    st.stop()
+# Not `require()` alone: it would stop at 请先修改初始密码 — what this page is for.
+user = login.current_user() or login.require()
 
 st.title("修改密码")
 if user.must_change_password:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlmodel import Session, col, select
 
 from pingyi.models import EvaluatorGroup, GroupKey
@@ -37,3 +39,51 @@ def set_headcounts(*, session: Session, headcounts: dict[GroupKey, int]) -> None
         groups[key].headcount = headcount
         session.add(groups[key])
     session.flush()
+
+
+MAX_HEADCOUNT = 1_000_000  # far above any bureau; keeps the count inside a 32-bit column
+
+
+class HeadcountError(ValueError):
+    """Headcounts that cannot be stored; the message is for the office, in Chinese."""
+
+
+def headcount_problems(headcounts: Mapping[GroupKey, object]) -> list[str]:
+    """Every reason, in Chinese, why these headcounts cannot be stored."""
+    problems = []
+    for key, value in headcounts.items():
+        label = GROUP_LABELS.get(key, str(key))
+        if key not in GROUP_LABELS:
+            problems.append(f"没有评议群体「{label}」")
+        elif not _is_whole(value):
+            problems.append(f"{label}的人数应为整数")
+        elif value < 0:  # type: ignore[operator]
+            problems.append(f"{label}的人数不能为负数")
+        elif value > MAX_HEADCOUNT:  # type: ignore[operator]
+            problems.append(f"{label}的人数不能超过 {MAX_HEADCOUNT:,}")
+    return problems
+
+
+def _is_whole(value: object) -> bool:
+    """An int, or a float without a fraction (number inputs and tables give floats)."""
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def update_headcounts(
+    *, session: Session, headcounts: Mapping[GroupKey, object]
+) -> dict[GroupKey, tuple[int, int]]:
+    """Store the office's headcounts (all or none); returns each change as (before, after)."""
+    problems = headcount_problems(headcounts)
+    if problems:
+        raise HeadcountError(";".join(problems))
+    groups = by_key(session=session)
+    wanted = {GroupKey(key): int(value) for key, value in headcounts.items()}  # type: ignore[call-overload]
+    changes = {
+        key: (groups[key].headcount, count)
+        for key, count in wanted.items()
+        if groups[key].headcount != count
+    }
+    set_headcounts(session=session, headcounts=wanted)
+    return changes

@@ -375,6 +375,7 @@ class Inspection(SQLModel, table=True):
     round_id: int = _fk("round.id", ondelete="CASCADE")
     target_id: int = _fk("target.id", ondelete="CASCADE")  # the branch's target
     inspector: str = _str(50)  # who recorded it, as shown on the briefing
+    recorded_by: int | None = _fk("account.id", nullable=True)  # may delete it (or the office)
     visited_on: date
     checked: str = _str(1000)  # what was checked
     findings: str = _str(3000)

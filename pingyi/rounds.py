@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from pingyi import criteria, groups, rules
+from pingyi import criteria, groups, rules, summaries
 from pingyi.models import (
     STEP_LABELS,
     Branch,
@@ -129,6 +129,8 @@ def open_round(
     round_.step = Step.SELF_SUMMARY
     session.add(round_)
     session.flush()
+    # The new 自我小结 looks back at the commitments not yet kept in the round before.
+    summaries.carry_forward(session=session, round_=round_)
     return result
 
 
@@ -275,3 +277,117 @@ def count_targets(*, session: Session, round_id: int) -> int:
     return session.exec(
         select(func.count()).select_from(Target).where(Target.round_id == round_id)
     ).one()
+
+
+# ---- the office edits the rules: its own (what new rounds copy) or a round's still in 筹备
+
+RULE_KIND_LABELS: dict[str, str] = {"leader": "领导点评", "mass": "群众评议"}
+_KIND_BY_LABEL = {label: kind for kind, label in RULE_KIND_LABELS.items()}
+_REVIEWER_BY_LABEL = {label: reviewer for reviewer, label in rules.REVIEWER_LABELS.items()}
+_GROUP_BY_LABEL = {label: group for group, label in groups.GROUP_LABELS.items()}
+_TARGETS_BY_LABEL = {label: targets for targets, label in rules.TARGETS_LABELS.items()}
+
+
+def rule_labels(rule: dict[str, Any]) -> tuple[str, str, str]:
+    """A stored rule as the office reads it: (种类, 点评人或评议群体, 对象)."""
+    parsed = rules.parse_rule(rule)
+    who = (
+        rules.REVIEWER_LABELS[parsed.reviewer]
+        if parsed.reviewer is not None
+        else groups.GROUP_LABELS[parsed.group]  # type: ignore[index]
+    )
+    return RULE_KIND_LABELS[parsed.kind], who, rules.TARGETS_LABELS[parsed.targets]
+
+
+def rule_from_labels(kind: str | None, who: str | None, targets: str | None) -> dict[str, str]:
+    """(种类, 点评人或评议群体, 对象) as a rule; RoundError with a Chinese reason when a label is
+    missing or unknown. Whether the rule makes sense is `rules.parse_rule`'s to say."""
+    if not kind:
+        raise RoundError("规则无效:请选择种类(领导点评或群众评议)")
+    if kind not in _KIND_BY_LABEL:
+        raise RoundError(f"规则无效:无法识别的种类「{kind}」")
+    if _KIND_BY_LABEL[kind] == "leader":
+        rule = {"kind": "leader", "reviewer": _who(who, _REVIEWER_BY_LABEL, "点评人")}
+    else:
+        rule = {"kind": "mass", "group": _who(who, _GROUP_BY_LABEL, "评议群体")}
+    if not targets:
+        raise RoundError("规则无效:请选择对象")
+    if targets not in _TARGETS_BY_LABEL:
+        raise RoundError(f"规则无效:无法识别的对象「{targets}」")
+    return {**rule, "targets": _TARGETS_BY_LABEL[targets].value}
+
+
+def _who(label: str | None, known: dict[str, Any], role: str) -> str:
+    if not label:
+        raise RoundError(f"规则无效:请选择{role}")
+    if label not in known:
+        raise RoundError(f"规则无效:{role}应为{'、'.join(known)}之一,而不是「{label}」")
+    return str(known[label].value)
+
+
+def rules_from_labels(
+    rows: list[tuple[str | None, str | None, str | None]],
+) -> list[dict[str, str]]:
+    """The office's table of rules as stored rules; rows left wholly empty are skipped.
+
+    Every bad row is reported, with its number, in one RoundError.
+    """
+    result: list[dict[str, str]] = []
+    problems: list[str] = []
+    for number, row in enumerate(rows, start=1):
+        if not any(row):
+            continue
+        try:
+            result.append(rule_from_labels(*row))
+        except RoundError as exc:
+            problems.append(f"第 {number} 条{exc}")
+    if problems:
+        raise RoundError(";".join(problems))
+    return result
+
+
+def rules_problems(rule_list: list[dict[str, Any]]) -> list[str]:
+    """Every reason, in Chinese and by row number, why these rules cannot be stored."""
+    if not rule_list:
+        return ["请至少保留一条评议规则"]
+    problems: list[str] = []
+    seen: dict[rules.Rule, int] = {}
+    for number, data in enumerate(rule_list, start=1):
+        try:
+            rule = rules.parse_rule(data)
+        except ValueError as exc:
+            problems.append(f"第 {number} 条{exc}")
+            continue
+        if rule in seen:
+            problems.append(f"第 {number} 条规则与第 {seen[rule]} 条重复")
+        seen.setdefault(rule, number)
+    return problems
+
+
+def rules_of(*, session: Session, round_id: int | None) -> list[dict[str, Any]]:
+    """The rules of a round, or the office's own (round_id None)."""
+    if round_id is None:
+        return office_rules(session=session)
+    round_ = session.get(Round, round_id)
+    if round_ is None:
+        raise RoundError("找不到该评议轮次")
+    return list(round_.rules)
+
+
+def save_rules(
+    *, session: Session, round_id: int | None, new_rules: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """Store the rules of the office (round_id None) or of a round still in 筹备; a round
+    that has been opened is frozen. Returns the rules as stored."""
+    round_ = criteria.editable_round(session=session, round_id=round_id)
+    problems = rules_problems(new_rules)
+    if problems:
+        raise RoundError(";".join(problems))
+    stored = [rules.parse_rule(rule).as_dict() for rule in new_rules]
+    if round_ is None:
+        save_office_rules(session=session, new_rules=stored)  # type: ignore[arg-type]
+    else:
+        round_.rules = stored  # type: ignore[assignment]
+        session.add(round_)
+        session.flush()
+    return stored

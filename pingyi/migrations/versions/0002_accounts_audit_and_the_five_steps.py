@@ -80,15 +80,18 @@ def upgrade() -> None:
     sa.Column('round_id', sa.Integer(), nullable=False),
     sa.Column('target_id', sa.Integer(), nullable=False),
     sa.Column('inspector', sa.String(length=50), nullable=False),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
     sa.Column('visited_on', sa.Date(), nullable=False),
     sa.Column('checked', sa.String(length=1000), nullable=False),
     sa.Column('findings', sa.String(length=3000), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['recorded_by'], ['account.id'], ),
     sa.ForeignKeyConstraint(['round_id'], ['round.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['target_id'], ['target.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('inspection', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inspection_recorded_by'), ['recorded_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_round_id'), ['round_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_target_id'), ['target_id'], unique=False)
 
@@ -183,6 +186,7 @@ def downgrade() -> None:
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inspection_target_id'))
         batch_op.drop_index(batch_op.f('ix_inspection_round_id'))
+        batch_op.drop_index(batch_op.f('ix_inspection_recorded_by'))
 
     op.drop_table('inspection')
     with op.batch_alter_table('commitment', schema=None) as batch_op:

@@ -1,0 +1,71 @@
+"""轮次与进度 in AppTest: create and open a round, move it step by step, see who is not done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import select
+
+from pingyi import audit, db, rounds
+from pingyi.models import Round, Step
+
+PAGE = "pages/rounds.py"
+
+
+def button(at, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.main.button if b.label == label)
+
+
+def stored_step(name: str) -> Step:
+    with db.session() as s:
+        return Step(s.exec(select(Round).where(Round.name == name)).one().step)
+
+
+def test_the_current_round_shows_each_step_s_progress(demo_db: Path, open_page) -> None:
+    at = open_page(PAGE)
+    assert at.title[0].value == "轮次与进度"
+    labels = [e.label for e in at.main.expander]
+    assert any(label.startswith("自我小结:已完成 0 / ") for label in labels)
+    assert any(label.startswith("整改落实:已完成 0 / 0") for label in labels)
+    assert any(b.label.startswith("进入下一阶段「调研督查」") for b in at.main.button)
+    pending = at.main.dataframe[0].value
+    assert list(pending.columns) == ["责任人", "待办事项"]
+    assert pending["待办事项"].str.contains("自我小结").all()
+
+
+def test_the_office_moves_the_round_on_and_back_and_it_is_logged(demo_db: Path, open_page) -> None:
+    at = open_page(PAGE)
+    name = at.selectbox[0].format_func(at.selectbox[0].value).split("(")[0]
+    at = button(at, "进入下一阶段「调研督查」").click().run()
+    assert not at.exception
+    assert at.success[0].value == f"「{name}」已进入「调研督查」阶段。"
+    assert stored_step(name) == Step.INSPECTION
+    at = button(at, "退回「自我小结」").click().run()
+    assert stored_step(name) == Step.SELF_SUMMARY
+    with db.session() as s:
+        assert [e.action for e in audit.events(session=s)][:2] == ["推进阶段", "推进阶段"]
+
+
+def test_a_new_round_is_created_then_opened(demo_db: Path, open_page) -> None:
+    at = open_page(PAGE)
+    name_box = next(t for t in at.main.text_input if t.label == "名称")
+    name_box.set_value("2027年第一季度评议")
+    at = next(b for b in at.main.button if b.label == "新建").click().run()
+    assert "已新建「2027年第一季度评议」" in at.success[0].value
+    assert stored_step("2027年第一季度评议") == Step.DRAFT
+
+    with db.session() as s:
+        new_id = s.exec(select(Round.id).where(Round.name == "2027年第一季度评议")).one()
+    at.selectbox(key="rounds_round").set_value(new_id).run()
+    assert any("开启后评议对象和评议关系确定" in m.value for m in at.main.markdown)
+    at = button(at, "开启本轮").click().run()
+    assert not at.exception and not at.error
+    assert stored_step("2027年第一季度评议") == Step.SELF_SUMMARY
+
+
+def test_an_empty_name_is_refused_in_chinese(demo_db: Path, open_page) -> None:
+    at = open_page(PAGE)
+    at = next(b for b in at.main.button if b.label == "新建").click().run()
+    assert [e.value for e in at.error] == ["请填写评议轮次的名称"]
+    with db.session() as s:
+        assert len(rounds.list_rounds(session=s)) == 1

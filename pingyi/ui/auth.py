@@ -132,6 +132,8 @@ def login_form(*, then: str | None = None) -> None:
         st.error(result.message)
         return
     log_in(result.account.id)  # type: ignore[arg-type]
+    if result.account.must_change_password:
+        st.switch_page("pages/password.py")  # nothing else opens before that
     if then is None:
         st.rerun()
     st.switch_page(then)

@@ -5,7 +5,7 @@ a print-ready page to download."""
 import pandas as pd
 import streamlit as st
 
-from pingyi import briefing, db, rounds, summaries, ui
+from pingyi import briefing, db, rectification, rounds, summaries, ui
 from pingyi.auth import Role
 from pingyi.briefing import Briefing, BriefingError, Part
 from pingyi.models import STEP_LABELS, Step, TargetKind
@@ -96,7 +96,7 @@ def _items(part: Part, sheet: Briefing) -> None:
     st.dataframe(
         pd.DataFrame(
             [
-                (i.text, i.deadline, briefing.item_status(i, sheet.made_on).value, i.evidence)
+                (i.text, i.deadline, rectification.status(i, sheet.made_on).value, i.evidence)
                 for i in part.open_items
             ],
             columns=["整改事项", "期限", "状态", "进展"],

@@ -5,7 +5,7 @@ from functools import partial
 import streamlit as st
 from sqlalchemy import Engine
 
-from pingyi import codes, criteria, db, reports, rounds, scoring, ui
+from pingyi import codes, criteria, db, reports, reviews, rounds, scoring, ui
 from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, Round, Step, TemplateKey
 from pingyi.scoring import LEADER, MASS, NO_GRADE, OK, RoundResult, ScoringError, TargetResult
@@ -18,7 +18,7 @@ ui.through_app()
 login.require(Role.ADMIN)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-LEADER_PLACEHOLDER = "领导点评将在开展点评阶段录入"
+NO_LEADER_REVIEWS = "暂无已提交的领导点评。"
 
 
 def workbook(engine: Engine, round_id: int) -> bytes:
@@ -85,6 +85,9 @@ def show_report_card(
     try:
         with db.session(engine) as s:
             comments = reports.mass_comments(session=s, round_id=round_id, target=target)
+            leader_reviews = reviews.submitted_reviews(
+                session=s, round_id=round_id, target_id=target.target_id
+            )
             points = scoring.trend(session=s, key=target.key, until_round_id=round_id)
     except ScoringError as exc:
         st.error(str(exc))
@@ -133,7 +136,11 @@ def show_report_card(
             st.info("各评议群体均样本不足,不显示分项评价。", icon=":material/visibility_off:")
 
     st.markdown("**领导点评**")
-    st.info(LEADER_PLACEHOLDER, icon=":material/rate_review:")
+    if not leader_reviews:
+        st.caption(NO_LEADER_REVIEWS)
+    for review in leader_reviews:
+        with st.container(border=True):
+            st.markdown(view.review_markdown(review))
 
     st.markdown("**群众意见建议**")
     if comments:

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from pingyi import briefing, db, rounds, summaries, ui
+from pingyi import db, rectification, rounds, summaries, ui
 from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Commitment, CommitmentStatus, Step, Summary, Target
 from pingyi.models import TargetKind as Kind
@@ -247,7 +247,7 @@ if open_items:
                     round_names.get(item.round_id, ""),
                     item.text,
                     item.deadline,
-                    briefing.item_status(item, today).value,
+                    rectification.status(item, today).value,
                     item.evidence,
                 )
                 for item in open_items

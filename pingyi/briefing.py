@@ -12,12 +12,11 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from pingyi import inspections, summaries
+from pingyi import inspections, rectification, summaries
 from pingyi.models import (
     Commitment,
     CommitmentStatus,
     Inspection,
-    ItemStatus,
     Member,
     RectificationItem,
     Round,
@@ -81,14 +80,6 @@ class Briefing:
             for c in part.commitments
         )
         return {status: counts[status] for status in CommitmentStatus}
-
-
-def item_status(item: RectificationItem, today: date) -> ItemStatus:
-    """The status shown: an unfinished item past its deadline is 逾期 (never stored)."""
-    status = ItemStatus(item.status)
-    if status != ItemStatus.DONE and item.deadline is not None and item.deadline < today:
-        return ItemStatus.OVERDUE
-    return status
 
 
 def _part(session: Session, target: Target) -> Part:
@@ -251,7 +242,8 @@ def _items_html(items: Sequence[RectificationItem], today: date) -> str:
     rows = "".join(
         f"<tr><td>{_e(item.text)}</td>"
         f"<td class='nowrap'>{_e(item.deadline.isoformat() if item.deadline else '未定')}</td>"
-        f"<td class='nowrap'>{_e(item_status(item, today))}</td><td>{_e(item.evidence)}</td></tr>"
+        f"<td class='nowrap'>{_e(rectification.status(item, today))}</td>"
+        f"<td>{_e(item.evidence)}</td></tr>"
         for item in items
     )
     return (

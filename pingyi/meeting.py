@@ -26,7 +26,7 @@ from typing import NamedTuple
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from pingyi import codes, criteria, groups, scoring, tally
+from pingyi import codes, criteria, groups, reviews, scoring, tally
 from pingyi.codes import GroupCodeCounts
 from pingyi.criteria import LevelView
 from pingyi.models import (
@@ -154,7 +154,7 @@ def snapshot(
 ) -> MeetingSnapshot:
     """Everything one refresh of the meeting screen draws; the standings only once published.
 
-    `leader_scores` as for `scoring.round_results` (none exist yet)."""
+    `leader_scores` as for `scoring.round_results` (default: the submitted reviews)."""
     # From the database, not the session's identity map: the office may have just published
     # in another tab.
     round_ = session.get(Round, round_id, populate_existing=True)
@@ -230,7 +230,8 @@ def standings(
     round_id: int = round_.id  # type: ignore[assignment]
     settings = settings or ScoringSettings.from_round(round_)
     settings.validate()
-    leader_scores = leader_scores or {}
+    if leader_scores is None:  # the submitted 领导点评, as the 结果 page scores them
+        leader_scores = reviews.leader_scores(session=session, round_id=round_.id)  # type: ignore[arg-type]
     levels = criteria.round_scale(session=session, round_id=round_id)
     scores = {level.id: level.score for level in levels if level.score is not None}
     good = set(sorted(scores, key=lambda lid: -scores[lid])[:2])  # 好 and 较好, as scoring

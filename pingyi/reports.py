@@ -1,9 +1,10 @@
 """Exports of a round's results: the 汇总表 workbook and a print-ready report per target.
 
-Both read `scoring.round_results` (the tallies, never the ratings) and `codes.counts`, and
-write nothing. Text that came from people (names and branches from the roster, the masses'
-comments) is made safe for where it goes: every text cell of the workbook passes through
-`excel_safe`, every text of the report page through `html.escape`.
+Both read `scoring.round_results` (the tallies, never the ratings, and the submitted 领导点评)
+and `codes.counts`, and write nothing. Text that came from people (names and branches from the
+roster, the leaders' and the masses' comments) is made safe for where it goes: every text
+cell of the workbook passes through `excel_safe`, every text of the report page through
+`html.escape`.
 
 A group below the round's minimum shows 样本不足 and no number, and its comments are left
 out of the report page: with a handful of ballots the target could guess who wrote them.
@@ -22,7 +23,7 @@ from sqlmodel import Session, col, select
 from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 
-from pingyi import codes, criteria, scoring
+from pingyi import codes, criteria, reviews, scoring
 from pingyi.models import TEMPLATE_LABELS, MassComment, Round, Target, TemplateKey
 from pingyi.scoring import INSUFFICIENT, NO_GRADE, OK, RoundResult, TargetResult
 
@@ -425,6 +426,10 @@ td.name, th.name {{ text-align: left; }}
 .insufficient {{ color: #666; }}
 ol.comments {{ margin: 0; padding-left: 7mm; }}
 ol.comments li {{ white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 1.5mm; }}
+table.review {{ margin: 0 0 3mm; }}
+table.review th {{ width: 16%; text-align: left; vertical-align: top; }}
+table.review td {{ text-align: left; white-space: pre-wrap; overflow-wrap: anywhere; }}
+table.review caption {{ text-align: left; font-weight: 700; padding: 0 0 1mm; }}
 .empty, .note {{ color: #555; font-size: 9pt; }}
 .note {{ margin-top: 6mm; border-top: 0.3mm solid #aaa; padding-top: 2mm; }}
 .hint {{ color: #555; font-size: 9pt; text-align: center; }}
@@ -528,6 +533,33 @@ def _comments_section(comments: Sequence[str], withheld: bool) -> str:
     return "".join(parts)
 
 
+LEADER_COMMENT_FIELDS = (
+    ("肯定成绩", "achievements"),
+    ("指出问题", "problems"),
+    ("明确方向", "direction"),
+    ("整改要求", "requirements"),
+)
+
+
+def _leader_section(shown: Sequence[reviews.ShownReview]) -> str:
+    """Each submitted 领导点评: the reviewer, their score and the four comments."""
+    if not shown:
+        return '<p class="empty">暂无已提交的领导点评。</p>'
+    parts = []
+    for review in shown:
+        caption = f"点评领导:{review.reviewer_name}(点评得分 {_fmt_score(review.score)})"
+        rows = "".join(
+            f"<tr><th>{label}</th>{_cell(getattr(review, name) or '—')}</tr>"
+            for label, name in LEADER_COMMENT_FIELDS
+        )
+        if review.requirements and review.deadline:
+            rows += f"<tr><th>整改期限</th>{_cell(review.deadline.isoformat())}</tr>"
+        parts.append(
+            f'<table class="review"><caption>{html.escape(caption)}</caption>{rows}</table>'
+        )
+    return "".join(parts)
+
+
 def _note(result: RoundResult) -> str:
     settings = result.settings
     scale = "、".join(
@@ -553,8 +585,8 @@ def target_report_html(
 ) -> str:
     """A self-contained, print-ready A4 page of one target's results (评议结果报告).
 
-    The masses' comments are listed sorted, with no time, id or group; those of a group with
-    too few ballots are left out.
+    The submitted 领导点评 are listed with their reviewers; the masses' comments sorted, with
+    no time, id or group, and none from a group with too few ballots.
     """
     round_ = _round(session, round_id)
     result = scoring.round_results(session=session, round_id=round_id, leader_scores=leader_scores)
@@ -568,6 +600,7 @@ def target_report_html(
     comments = _comments(session, round_id, target_id, counted)
     withheld = any(g.status != OK for g in target.groups)
     labels = [level.label for level in result.levels]
+    leader = reviews.submitted_reviews(session=session, round_id=round_id, target_id=target_id)
 
     title = f"评议结果报告 · {target.name} · {round_.name}"
     body = (
@@ -580,6 +613,8 @@ def target_report_html(
         f"{_groups_section(target, group_names)}"
         "<h2>分项评价</h2>"
         f"{_criteria_section(target, labels, _criterion_names(session, round_id))}"
+        "<h2>领导点评</h2>"
+        f"{_leader_section(leader)}"
         "<h2>群众意见建议</h2>"
         f"{_comments_section(comments, withheld)}"
         f"{_note(result)}"

@@ -5,7 +5,9 @@ distribution, 好评率 and mean score; per target the score of each evaluator g
 score, the leader score, the combined score, the grade, the rank within its category and the
 change since the previous round. `round_results` feeds it from the tallies (a handful of
 indexed queries, never the ratings: the live meeting screen calls it); `results_from_ratings`
-feeds it from the raw ballots and ratings, for audits and for checking the tallies.
+feeds it from the raw ballots and ratings, for audits and for checking the tallies. Both
+take the leader scores of the round's submitted 领导点评 (`reviews.leader_scores`) unless
+given others.
 
 How the numbers are made:
 - A rating scores its level's score (好/较好/一般/差 = 100/80/60/40); 不了解 has no score: it is
@@ -34,12 +36,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlmodel import Session
 
-from pingyi import criteria, tally
+from pingyi import criteria, reviews, tally
 from pingyi.criteria import LevelView
-from pingyi.models import Ballot, LeaderAssignment, MassAssignment, Round, Target, TemplateKey
+from pingyi.models import (
+    Ballot,
+    LeaderAssignment,
+    MassAssignment,
+    Review,
+    Round,
+    Target,
+    TemplateKey,
+)
 
 OK = "ok"
 INSUFFICIENT = "样本不足"
@@ -568,11 +578,17 @@ def _counts_from_ratings(session: Session, round_id: int) -> _Counts:
     return tallies, ballots
 
 
-def _target_infos(session: Session, round_id: int) -> list[TargetInfo]:
-    """The round's targets with their groups, criteria and whether leaders review them."""
+_SubmittedReviews = dict[int, list[dict[str, int]]]  # target id → scores of each review
+
+
+def _target_infos(session: Session, round_id: int) -> tuple[list[TargetInfo], _SubmittedReviews]:
+    """The round's targets with their groups, criteria and whether leaders review them; and
+    the scores of their submitted 领导点评, read in the same query (a target has one or two
+    groups and reviewers, so the rows stay few)."""
     by_template = criteria.round_criteria(session=session, round_id=round_id)
     reviewed = exists().where(LeaderAssignment.target_id == Target.id)
-    # One row per target and assigned group (one with no group for a target without any).
+    # One row per target, assigned group and submitted review (one row with neither for a
+    # target without any).
     rows = session.connection().execute(
         select(  # type: ignore[call-overload]
             Target.id,
@@ -584,12 +600,16 @@ def _target_infos(session: Session, round_id: int) -> list[TargetInfo]:
             Target.member_id,
             reviewed.label("reviewed"),
             MassAssignment.group_id,
+            Review.id.label("review_id"),  # type: ignore[union-attr]
+            Review.scores.label("review_scores"),  # type: ignore[attr-defined]
         )
         .outerjoin(MassAssignment, MassAssignment.target_id == Target.id)  # type: ignore[arg-type]
+        .outerjoin(Review, and_(Review.target_id == Target.id, Review.submitted))  # type: ignore[arg-type]
         .where(Target.round_id == round_id)
-        .order_by(Target.position, Target.id, MassAssignment.group_id)
+        .order_by(Target.position, Target.id, MassAssignment.group_id, Review.id)
     )
     infos: dict[int, TargetInfo] = {}
+    submitted: dict[int, dict[int, dict[str, int]]] = defaultdict(dict)
     for row in rows:
         info = infos.get(row.id)
         if info is None:
@@ -610,24 +630,32 @@ def _target_infos(session: Session, round_id: int) -> list[TargetInfo]:
                 criteria=tuple(c.id for c in by_template[TemplateKey(row.template_key)]),
                 reviewed=bool(row.reviewed),
             )
-        if row.group_id is not None:
+        if row.group_id is not None and row.group_id not in info.groups:
             infos[row.id] = replace(info, groups=(*info.groups, row.group_id))
-    return list(infos.values())
+        if row.review_id is not None:
+            submitted[row.id][row.review_id] = row.review_scores or {}
+    reviews_of = {tid: [by_id[rid] for rid in sorted(by_id)] for tid, by_id in submitted.items()}
+    return list(infos.values()), reviews_of
 
 
 def _score_from_db(
     session: Session,
     round_: Round,
     counts: _CountReader,
-    leader_scores: Mapping[int, float | None],
+    leader_scores: Mapping[int, float | None] | None,
     settings: ScoringSettings,
     previous: Mapping[TargetKey, float] | None,
 ) -> RoundResult:
+    """`leader_scores` None: those of the round's submitted 领导点评."""
     round_id: int = round_.id  # type: ignore[assignment]
     tallies, ballots = counts(session, round_id)
+    targets, submitted = _target_infos(session, round_id)
+    levels = criteria.round_scale(session=session, round_id=round_id)
+    if leader_scores is None:
+        leader_scores = reviews.scores_of_targets(submitted, levels)
     return score_round(
-        targets=_target_infos(session, round_id),
-        levels=criteria.round_scale(session=session, round_id=round_id),
+        targets=targets,
+        levels=levels,
         tallies=tallies,
         ballots=ballots,
         leader_scores=leader_scores,
@@ -668,12 +696,12 @@ def _results(
             session,
             before,
             counts,
-            previous_leader_scores or {},
+            previous_leader_scores,
             ScoringSettings.from_round(before),
             None,
         )
         previous = {t.key: t.combined for t in last.targets if t.combined is not None}
-    return _score_from_db(session, round_, counts, leader_scores or {}, settings, previous)
+    return _score_from_db(session, round_, counts, leader_scores, settings, previous)
 
 
 def round_results(
@@ -687,8 +715,10 @@ def round_results(
 ) -> RoundResult:
     """The round's results from its tallies: no scan of the ratings.
 
-    `leader_scores` (target id → 0–100) come from 领导点评, none yet; `settings` overrides the
-    round's own (to preview a change before saving it). For `change`, last round is scored
+    `leader_scores` (target id → 0–100) are by default those of the round's submitted 领导点评
+    (`reviews.leader_scores`; `previous_leader_scores` likewise for last round); pass a mapping
+    to score other ones. `settings` overrides the round's own (to preview a change before
+    saving it). For `change`, last round is scored
     from its tallies with its own settings (frozen once published): five small indexed queries
     per round, and three more; `with_change=False` skips last round.
     """

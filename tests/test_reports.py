@@ -24,9 +24,18 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from worlds import bureau, full_answers, issue
 
-from pingyi import ballots, cli, config, criteria, db, groups, reports, rounds, scoring
+from pingyi import ballots, cli, config, criteria, db, groups, reports, reviews, rounds, scoring
 from pingyi.groups import GROUP_LABELS
-from pingyi.models import GroupKey, MassComment, Target, TemplateKey
+from pingyi.models import (
+    GroupKey,
+    LeaderAssignment,
+    MassComment,
+    Member,
+    Round,
+    Step,
+    Target,
+    TemplateKey,
+)
 from pingyi.reports import ReportError, excel_safe
 from pingyi.scoring import INSUFFICIENT, NO_GRADE
 
@@ -383,6 +392,61 @@ def test_report_page_shows_the_results_and_escapes_everything(engine: Engine) ->
         if item.good_rate is not None:
             assert f"{item.good_rate * 100:.1f}%" in page
     assert comment_ids and not any(cid in page for cid in comment_ids)
+
+
+def _submit_leader_review(engine: Engine, round_id: int, target_id: int, **texts: str) -> str:
+    """The target's reviewer submits it, every criterion 较好 (80); returns their name."""
+    with db.transaction(engine) as s:
+        round_ = s.get(Round, round_id)
+        assert round_ is not None
+        rounds.set_step(session=s, round_=round_, step=Step.REVIEW)
+        reviewer_id = s.exec(
+            select(LeaderAssignment.reviewer_id).where(LeaderAssignment.target_id == target_id)
+        ).one()
+        form = reviews.form(session=s, round_id=round_id, target_id=target_id)
+        reviews.save(
+            session=s,
+            round_id=round_id,
+            reviewer_id=reviewer_id,
+            target_id=target_id,
+            scores={c.id: form.levels[1].id for c in form.criteria},
+            submit=True,
+            **texts,
+        )
+        return s.get(Member, reviewer_id).name  # type: ignore[union-attr]
+
+
+def test_submitted_leader_reviews_fill_the_leader_column(engine: Engine) -> None:
+    world = build_world(engine)
+    target_id = world.hostile[1]
+    _submit_leader_review(engine, world.round_id, target_id, achievements="好", direction="好")
+    result = _results(engine, world.round_id)
+    target = result.target(target_id)
+    assert target.leader_score == 80.0
+    row = _row_of(_workbook(engine, world.round_id)["汇总"], target.name)
+    assert (row[7].value, row[8].value) == (80.0, target.combined)
+
+
+def test_report_page_shows_the_leader_comments_escaped(engine: Engine) -> None:
+    world = build_world(engine)
+    target_id = world.hostile[1]
+    assert "暂无已提交的领导点评" in _page(engine, world.round_id, target_id)
+    reviewer = _submit_leader_review(
+        engine,
+        world.round_id,
+        target_id,
+        achievements="<b>成绩</b>突出",
+        problems="学习不够",
+        direction="多到一线",
+        requirements="每月走访\n整理台账",
+    )
+    page = _page(engine, world.round_id, target_id)
+    assert f"点评领导:{reviewer}(点评得分 80.00)" in page
+    assert "&lt;b&gt;成绩&lt;/b&gt;突出" in page and "<b>成绩" not in page
+    for text in ("肯定成绩", "指出问题", "明确方向", "整改要求", "学习不够", "多到一线"):
+        assert text in page
+    assert "每月走访\n整理台账" in page  # one cell, its lines kept by pre-wrap
+    assert "暂无已提交的领导点评" not in page
 
 
 def test_report_page_shows_too_few_ballots_and_leaves_those_comments_out(engine: Engine) -> None:

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 import plotly.graph_objects as go
 
-from pingyi import scoring
+from pingyi import reviews, scoring
 from pingyi.codes import GroupCodeCounts
 from pingyi.criteria import LevelView
 from pingyi.models import TEMPLATE_LABELS, TemplateKey
 from pingyi.reports import CATEGORY_ORDER
 from pingyi.scoring import INSUFFICIENT, NO_GRADE, OK, RoundResult, TargetResult
+from pingyi.ui.text import md_escape
 
 CATEGORIES: tuple[tuple[TemplateKey, str], ...] = tuple(
     (key, TEMPLATE_LABELS[key]) for key in CATEGORY_ORDER
@@ -201,6 +202,39 @@ def target_label(target: TargetResult) -> str:
 def ranked_count(result: RoundResult, template_key: str) -> int:
     """Targets of the category that have a rank."""
     return sum(1 for t in result.targets if t.template_key == template_key and t.rank)
+
+
+# ---- 领导点评 of one target
+
+LEADER_COMMENTS = (
+    ("肯定成绩", "achievements"),
+    ("指出问题", "problems"),
+    ("明确方向", "direction"),
+    ("整改要求", "requirements"),
+)
+REVIEW_SCORE_COLUMNS = ["测评项目", "评价"]
+
+
+def _lines(text: str) -> str:
+    """Escaped text whose line breaks stay line breaks in Markdown."""
+    return "  \n".join(md_escape(line) for line in text.splitlines()) or NOT_RATED
+
+
+def review_markdown(review: reviews.ShownReview) -> str:
+    """A submitted review as Markdown: the reviewer, their score, the four comments; every
+    text typed by people escaped."""
+    score = NO_GRADE if review.score is None else f"{review.score:.2f}"
+    parts = [f"**点评领导:{md_escape(review.reviewer_name)}**(点评得分 {score})"]
+    for label, name in LEADER_COMMENTS:
+        parts.append(f"**{label}:**  \n{_lines(getattr(review, name))}")
+    if review.requirements and review.deadline:
+        parts.append(f"**整改期限:** {review.deadline.isoformat()}")
+    return "\n\n".join(parts)
+
+
+def review_scores_frame(review: reviews.ShownReview) -> pd.DataFrame:
+    """The review's level per criterion."""
+    return pd.DataFrame(review.scores, columns=REVIEW_SCORE_COLUMNS)
 
 
 # ---- charts of one target

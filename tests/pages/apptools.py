@@ -1,15 +1,18 @@
-"""Helpers for AppTest: the office's account, and an AppTest session logged in as someone."""
+"""Helpers for AppTest: accounts, an AppTest session logged in as someone, the current round,
+and finding widgets by label."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 from streamlit.testing.v1 import AppTest
 
-from pingyi import auth, db
-from pingyi.models import Account
+from pingyi import auth, db, rounds
+from pingyi.models import Account, Member, Step
 from pingyi.ui import auth as login
 
 OFFICE, OFFICE_PASSWORD = "office", "office-pass-1"
@@ -31,3 +34,48 @@ def logged_in(at: AppTest, username: str | None = OFFICE) -> AppTest:
     at.session_state[login.ACCOUNT] = account.id
     at.session_state[login.LAST_SEEN] = time.time()
     return at
+
+
+def member_accounts(roster_ids: Sequence[str] | None = None) -> None:
+    """Accounts for the members with these roster 编号 (all members when None), username =
+    编号, their initial password already changed."""
+    with db.transaction() as s:
+        query = select(Member.id)
+        if roster_ids is not None:
+            query = query.where(col(Member.roster_id).in_(roster_ids))
+        auth.create_member_accounts(session=s, member_ids=list(s.exec(query)))  # type: ignore[arg-type]
+        for account in s.exec(select(Account).where(col(Account.member_id).is_not(None))):
+            account.must_change_password = False
+            s.add(account)
+
+
+def set_step(step: Step) -> None:
+    with db.transaction() as s:
+        round_ = rounds.current(session=s)
+        assert round_ is not None
+        rounds.set_step(session=s, round_=round_, step=step)
+
+
+def party_secretary() -> Member:
+    with db.session() as s:
+        return s.exec(select(Member).where(col(Member.is_party_secretary))).one()
+
+
+def current_round_id() -> int:
+    with db.session() as s:
+        round_ = rounds.current(session=s)
+        assert round_ is not None
+        return round_.id  # type: ignore[return-value]
+
+
+def no_exception(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str) -> Any:
+    return next(b for b in at.button if b.label == label)
+
+
+def text_area(at: AppTest, label: str) -> Any:
+    return next(t for t in at.text_area if t.label == label)

@@ -10,11 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from apptools import member_accounts
 from streamlit.testing.v1 import AppTest
 
-from pingyi import auth, db
-from pingyi.models import Account, Member
 from pingyi.ui import auth as login
 
 OFFICE = "office"
@@ -52,12 +50,7 @@ CASES = [(page, who) for page in ALLOWED for who in EVERYONE]
 @pytest.fixture
 def accounts(demo_db: Path) -> None:
     """Accounts for the three members, their passwords already changed."""
-    with db.transaction() as s:
-        ids = list(s.exec(select(Member.id).where(Member.roster_id.in_(MEMBERS))))  # type: ignore[attr-defined]
-        auth.create_member_accounts(session=s, member_ids=ids)  # type: ignore[arg-type]
-        for account in s.exec(select(Account).where(Account.username.in_(MEMBERS))):  # type: ignore[attr-defined]
-            account.must_change_password = False
-            s.add(account)
+    member_accounts(MEMBERS)
 
 
 def main_texts(at: AppTest) -> list[str]:

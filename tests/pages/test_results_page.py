@@ -23,8 +23,19 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from pingyi import ballots, codes, db, demo, groups, reports, rounds, scoring
+from pingyi import reviews as leader_reviews
 from pingyi.criteria import LevelView
-from pingyi.models import TEMPLATE_LABELS, Ballot, GroupKey, MassComment, Round, Step, TemplateKey
+from pingyi.models import (
+    TEMPLATE_LABELS,
+    Ballot,
+    GroupKey,
+    LeaderAssignment,
+    MassComment,
+    Member,
+    Round,
+    Step,
+    TemplateKey,
+)
 from pingyi.scoring import INSUFFICIENT, NO_GRADE, RoundResult, TargetResult
 from pingyi.ui import results as view
 
@@ -263,7 +274,7 @@ def test_report_card_shows_metrics_charts_and_the_masses_comments(voted: Voted, 
 
     markdown = "\n".join(m.value for m in at.markdown)
     assert r"服务热情,\*希望\*多来市场看看" in markdown, "shown as typed, never as Markdown"
-    assert any(i.value == "领导点评将在开展点评阶段录入" for i in at.info)
+    assert any(c.value == "暂无已提交的领导点评。" for c in at.caption)
     with db.session() as s:
         names = {g.id: g.name for g in groups.all_groups(session=s)}
     groups_frame = next(d.value for d in at.dataframe if "计入票数" in d.value.columns)
@@ -271,6 +282,60 @@ def test_report_card_shows_metrics_charts_and_the_masses_comments(voted: Voted, 
         names[g.group_id]: INSUFFICIENT if g.status != scoring.OK else f"{g.score:.2f}"
         for g in target.groups
     }
+
+
+def leader_review(round_id: int, target_id: int, level: int, **texts: str) -> str:
+    """The target's reviewer submits every criterion at `level` of the scale; their name."""
+    with db.transaction() as s:
+        round_ = s.get(Round, round_id)
+        assert round_ is not None
+        rounds.set_step(session=s, round_=round_, step=Step.REVIEW)
+        reviewer_id = s.exec(
+            select(LeaderAssignment.reviewer_id).where(LeaderAssignment.target_id == target_id)
+        ).first()
+        assert reviewer_id is not None, "the target has a leader reviewer"
+        form = leader_reviews.form(session=s, round_id=round_id, target_id=target_id)
+        leader_reviews.save(
+            session=s,
+            round_id=round_id,
+            reviewer_id=reviewer_id,
+            target_id=target_id,
+            scores={c.id: form.levels[level].id for c in form.criteria},
+            submit=True,
+            **texts,
+        )
+        return s.get(Member, reviewer_id).name  # type: ignore[union-attr]
+
+
+def test_report_card_shows_the_leader_score_and_the_submitted_leader_comments(
+    voted: Voted, open_page
+):
+    reviewer = leader_review(
+        voted.round_id,
+        voted.vendor_target,
+        2,  # 一般: 60
+        achievements="带头**攻坚**",
+        problems="调研不够",
+        direction="深入一线",
+        requirements="每月走访\n整理台账",
+    )
+    target = results_of(voted.round_id).target(voted.vendor_target)
+    assert target.leader_score == 60.0
+    mass = target.mass_score
+    assert mass is not None
+    assert target.combined == round(0.4 * 60 + 0.6 * mass, 2)
+
+    at = show_target(open_page(PAGE), voted.round_id, voted.vendor_target)
+    shown = metrics(at)
+    assert shown[view.LEADER].value == "60.00"
+    assert shown[view.COMBINED].value == f"{target.combined:.2f}"
+    markdown = "\n".join(m.value for m in at.markdown)
+    assert f"点评领导:{reviewer}" in markdown
+    assert r"带头\*\*攻坚\*\*" in markdown, "shown as typed"
+    assert "调研不够" in markdown and "深入一线" in markdown and "整理台账" in markdown
+    assert not any(c.value == "暂无已提交的领导点评。" for c in at.caption)
+    frame = table(at, category_label(target))
+    assert frame[frame[view.NAME] == target.name].iloc[0][view.LEADER] == 60.0
 
 
 def test_comments_of_a_group_with_too_few_ballots_are_not_shown(voted: Voted, open_page):

@@ -205,7 +205,9 @@ target_id = st.selectbox(
     list(by_id),
     index=first_open,
     format_func=lambda i: work_label(by_id[i]),
-    key=f"review_target_{round_id}",
+    # A new key once a review is submitted: the list shows the new states and moves on to
+    # the next target not yet submitted.
+    key=f"review_target_{round_id}_{done}",
 )
 
 with db.session(engine) as s:

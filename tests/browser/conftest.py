@@ -150,6 +150,13 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def own_demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A demo server of the test module's own, for tests that move the round on."""
+    with serve_app(tmp_path_factory.mktemp("own_demo_app"), demo=True) as server:
+        yield server
+
+
 @pytest.fixture
 def empty_app(tmp_path: Path) -> Iterator[AppServer]:
     """A server of this test's own on a database with no roster."""

@@ -5,6 +5,7 @@ reopens; outside 开展点评 the form is read-only; a member who reviews nobody
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apptools import (
@@ -76,6 +77,11 @@ def first_target(member: Member) -> int:
         )[0].target_id
 
 
+def target_box(at: AppTest) -> Any:
+    """The worklist's selectbox (its key changes with each submission)."""
+    return next(b for b in at.selectbox if b.label == "点评对象")
+
+
 def test_the_party_secretary_submits_a_review_from_the_worklist(secretary: Member, open_page):
     at = open_page(PAGE, as_=secretary.roster_id)
     assert at.title[0].value == "开展点评"
@@ -87,7 +93,7 @@ def test_the_party_secretary_submits_a_review_from_the_worklist(secretary: Membe
         )
     assert at.get("progress")[0].proto.text == f"已提交 0 / {len(work)}"
     target = work[0].target_id
-    assert at.selectbox(key=f"review_target_{current_round_id()}").value == target
+    assert target_box(at).value == target
 
     at = fill(
         at,
@@ -106,7 +112,9 @@ def test_the_party_secretary_submits_a_review_from_the_worklist(secretary: Membe
         )
         assert review.submitted and review.achievements == "组织有力"
         assert sorted(items) == ["加强党员教育", "规范三会一课"]
-    # Submitted: read-only, with 重新打开.
+    # The list moves on to the next target; the submitted one is read-only, with 重新打开.
+    assert target_box(at).value == work[1].target_id
+    at = no_exception(target_box(at).set_value(target).run())
     assert all(r.disabled for r in at.radio)
     assert button(at, "重新打开")
 
@@ -135,6 +143,7 @@ def test_reopen_sets_a_submitted_review_back_to_draft(secretary: Member, open_pa
     at = open_page(PAGE, as_=secretary.roster_id)
     at = fill(at, 肯定成绩="好", 明确方向="好")
     at = no_exception(button(at, "提交").click().run())
+    at = no_exception(target_box(at).set_value(first_target(secretary)).run())
     at = no_exception(button(at, "重新打开").click().run())
     assert next(s.value for s in at.success) == "已重新打开,修改后请再次提交。"
     with db.session() as s:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import audit, db, demo, roster, rounds, rules, ui
+from pingyi import audit, db, demo, roster, rounds, rules, todos, ui
 from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Step
 from pingyi.ui import auth as login
@@ -77,6 +77,15 @@ else:
                 for each in STEPS
             )
         )
+
+if current is not None and user.member_id is not None:
+    with db.session(ui.engine()) as s:
+        todo = todos.of_member(session=s, round_=current, member_id=user.member_id)
+    st.subheader("我的待办")
+    if not todo:
+        st.caption("目前没有需要您办理的事项。")
+    for task in todo:
+        st.page_link(task.page, label=task.text, icon=":material/pending_actions:")
 
 st.subheader("名册概况")
 columns = st.columns(4)

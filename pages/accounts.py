@@ -122,12 +122,12 @@ if all_accounts:
             with db.transaction(ui.engine()) as s:
                 line = auth.reset_password(session=s, account_id=chosen_id)  # type: ignore[arg-type]
                 audit.record(session=s, actor=user.name, action="重置密码", detail=chosen.username)
-            remember([line], f"已重置「{chosen.display_name}」的密码。")
+            remember([line], f"已重置「{md_escape(chosen.display_name)}」的密码。")
         if unlock.button("解锁", icon=":material/lock_open:"):
             with db.transaction(ui.engine()) as s:
                 auth.unlock(session=s, account_id=chosen_id)  # type: ignore[arg-type]
                 audit.record(session=s, actor=user.name, action="解锁账号", detail=chosen.username)
-            st.session_state[FLASH] = f"已解锁「{chosen.display_name}」。"
+            st.session_state[FLASH] = f"已解锁「{md_escape(chosen.display_name)}」。"
             st.rerun()
         label = "停用" if chosen.active else "启用"
         if toggle.button(label, icon=":material/toggle_on:"):
@@ -136,7 +136,7 @@ if all_accounts:
                 audit.record(
                     session=s, actor=user.name, action=f"{label}账号", detail=chosen.username
                 )
-            st.session_state[FLASH] = f"已{label}「{chosen.display_name}」。"
+            st.session_state[FLASH] = f"已{label}「{md_escape(chosen.display_name)}」。"
             st.rerun()
     except auth.AuthError as exc:
         st.error(str(exc))
@@ -162,5 +162,5 @@ if added:
     except auth.AuthError as exc:
         st.error(str(exc))
     else:
-        st.session_state[FLASH] = f"已添加管理员「{account.display_name}」。"
+        st.session_state[FLASH] = f"已添加管理员「{md_escape(account.display_name)}」。"
         st.rerun()

@@ -19,7 +19,8 @@ if view.locked_seconds():
 
 ballot = view.current_ballot()
 if ballot is None:
-    if view.locked_seconds():  # that was one wrong code too many
+    # Locked here after one wrong code too many, or paused for every tab of the process.
+    if view.locked_seconds() or view.paused_seconds():
         view.lock_notice()
     else:
         view.code_entry()

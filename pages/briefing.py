@@ -8,8 +8,9 @@ import streamlit as st
 from pingyi import briefing, db, rectification, rounds, summaries, ui
 from pingyi.auth import Role
 from pingyi.briefing import Briefing, BriefingError, Part
-from pingyi.models import STEP_LABELS, Step, TargetKind
+from pingyi.models import Step, TargetKind
 from pingyi.ui import auth as login
+from pingyi.ui.picker import pick_round
 from pingyi.ui.text import md_escape
 
 ui.through_app()
@@ -31,15 +32,7 @@ if not opened:
     st.info("还没有开启的评议轮次。")
     st.stop()
 
-by_round = {r.id: r for r in opened}
-round_ids = list(by_round)
-round_id: int = st.selectbox(
-    "评议轮次",
-    round_ids,
-    index=round_ids.index(current.id) if current is not None else 0,
-    format_func=lambda i: f"{by_round[i].name}({STEP_LABELS[Step(by_round[i].step)]})",
-    key="briefing_round",
-)  # type: ignore[assignment]
+round_id: int = pick_round(opened, current, key="briefing_round").id  # type: ignore[assignment]
 
 with db.session(engine) as s:
     subjects = [

@@ -5,7 +5,7 @@ import streamlit as st
 from pingyi import audit, codes, db, rounds, ui
 from pingyi.auth import Role
 from pingyi.codes import CodeError
-from pingyi.models import STEP_LABELS, Step
+from pingyi.models import Step
 from pingyi.rounds import RoundError
 from pingyi.ui import auth as login
 from pingyi.ui.codes import (
@@ -16,6 +16,7 @@ from pingyi.ui.codes import (
     revoke_typed,
     submitted_share,
 )
+from pingyi.ui.picker import pick_round
 from pingyi.ui.text import md_escape
 
 ui.through_app()
@@ -43,16 +44,8 @@ if not all_rounds:
     st.info("还没有评议轮次:请先创建并开启评议轮次,再发放测评码。")
     st.stop()
 
-names = {r.id: r for r in all_rounds}
-ids = list(names)
-round_id = st.selectbox(
-    "评议轮次",
-    ids,
-    index=ids.index(current.id) if current is not None else 0,
-    format_func=lambda i: f"{names[i].name}({STEP_LABELS[Step(names[i].step)]})",
-    key="codes_round",
-)
-round_ = names[round_id]
+round_ = pick_round(all_rounds, current, key="codes_round")
+round_id: int = round_.id  # type: ignore[assignment]
 closed = Step(round_.step) == Step.CLOSED
 
 with db.session(ui.engine()) as s:
@@ -67,7 +60,7 @@ st.subheader("发放测评码")
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH))
 if closed:
-    st.info(f"「{round_.name}」已结束,不能再发放测评码。")
+    st.info(f"「{md_escape(round_.name)}」已结束,不能再发放测评码。")
 else:
     by_id = {c.group_id: c for c in counts}
     token = st.session_state.setdefault(TOKEN, 0)

@@ -5,6 +5,7 @@ import streamlit as st
 from pingyi import audit, db, highlights, rounds, ui
 from pingyi.auth import Role
 from pingyi.ui import auth as login
+from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require()
@@ -71,7 +72,7 @@ if user.has(Role.ADMIN):
             except highlights.HighlightError as exc:
                 st.error(str(exc))
             else:
-                done(f"已发布「{item.title}」。")
+                done(f"已发布「{md_escape(item.title)}」。")
 
 with db.session(ui.engine()) as s:
     shown = (
@@ -84,8 +85,8 @@ if not shown:
     st.info("还没有发布的好经验、好典型、好做法。")
 for item in shown:
     with st.container(border=True):
-        st.subheader(item.title, anchor=False)
-        st.caption(f"{item.kind}{' · ' + item.source if item.source else ''}")
+        st.subheader(md_escape(item.title), anchor=False)
+        st.caption(md_escape(f"{item.kind}{' · ' + item.source if item.source else ''}"))
         st.text(item.text)  # as written: never Markdown or HTML
         if user.has(Role.ADMIN):
             if item.published:
@@ -95,7 +96,7 @@ for item in shown:
                         audit.record(
                             session=s, actor=user.name, action="撤下好经验", detail=item.title
                         )
-                    done(f"已撤下「{item.title}」。")
+                    done(f"已撤下「{md_escape(item.title)}」。")
             else:
                 st.caption("已撤下,党员看不到。")
                 if st.button("重新发布", key=f"hl_republish_{item.id}"):
@@ -104,4 +105,4 @@ for item in shown:
                         audit.record(
                             session=s, actor=user.name, action="发布好经验", detail=item.title
                         )
-                    done(f"已重新发布「{item.title}」。")
+                    done(f"已重新发布「{md_escape(item.title)}」。")

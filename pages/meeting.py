@@ -4,9 +4,10 @@ import streamlit as st
 
 from pingyi import audit, db, meeting, rounds, ui
 from pingyi.auth import Role
-from pingyi.models import STEP_LABELS, Step
 from pingyi.ui import auth as login
 from pingyi.ui import meeting as view
+from pingyi.ui.picker import pick_round
+from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require(Role.ADMIN)
@@ -26,18 +27,11 @@ if not all_rounds:
     st.info("还没有评议轮次:请先创建并开启评议轮次。")
     st.stop()
 
-by_id = {r.id: r for r in all_rounds}
-ids = list(by_id)
 with st.sidebar:
     st.subheader("大屏控制")
-    round_id = st.selectbox(
-        "评议轮次",
-        ids,
-        index=ids.index(current.id) if current is not None else 0,
-        format_func=lambda i: f"{by_id[i].name}({STEP_LABELS[Step(by_id[i].step)]})",
-        key="meeting_round",
-    )
-    if by_id[round_id].results_published:
+    round_ = pick_round(all_rounds, current, key="meeting_round")
+    round_id: int = round_.id  # type: ignore[assignment]
+    if round_.results_published:
         st.success("评议结果已公布,正在大屏显示。")
         hide = st.button("隐藏结果", key="meeting_hide", icon=":material/visibility_off:")
         show = False
@@ -54,11 +48,11 @@ with st.sidebar:
                 session=s,
                 actor=user.name,
                 action="公布结果" if show else "隐藏结果",
-                detail=by_id[round_id].name,
+                detail=round_.name,
             )
         st.rerun()
 
-st.title(by_id[round_id].name)
+st.title(md_escape(round_.name))
 
 
 def detail(round_id: int, target_id: int) -> meeting.TargetDetail:

@@ -4,9 +4,10 @@ import streamlit as st
 
 from pingyi import db, rectification, reviews, rounds, ui
 from pingyi.auth import Role
-from pingyi.models import STEP_LABELS, ItemStatus, Step
+from pingyi.models import ItemStatus, Step
 from pingyi.ui import auth as login
 from pingyi.ui import results as view
+from pingyi.ui.picker import pick_round
 from pingyi.ui.text import md_escape
 
 ui.through_app()
@@ -26,15 +27,8 @@ if not opened:
     st.info("还没有开始的评议轮次。")
     st.stop()
 
-by_id = {r.id: r for r in opened}
-ids = list(by_id)
-round_id: int = st.selectbox(
-    "评议轮次",
-    ids,
-    index=ids.index(current.id) if current is not None and current.id in by_id else 0,
-    format_func=lambda i: f"{by_id[i].name}({STEP_LABELS[Step(by_id[i].step)]})",
-    key="my_reviews_round",
-)
+round_ = pick_round(opened, current, key="my_reviews_round")
+round_id: int = round_.id  # type: ignore[assignment]
 
 with db.session(engine) as s:
     received = reviews.received(session=s, round_id=round_id, member_id=user.member_id)

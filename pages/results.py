@@ -7,11 +7,12 @@ from sqlalchemy import Engine
 
 from pingyi import codes, criteria, db, reports, reviews, rounds, scoring, ui
 from pingyi.auth import Role
-from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, Round, Step, TemplateKey
+from pingyi.models import TEMPLATE_LABELS, Round, TemplateKey
 from pingyi.scoring import LEADER, MASS, NO_GRADE, OK, RoundResult, ScoringError, TargetResult
 from pingyi.ui import auth as login
 from pingyi.ui import charts
 from pingyi.ui import results as view
+from pingyi.ui.picker import pick_round
 from pingyi.ui.text import bullets, md_escape
 
 ui.through_app()
@@ -183,16 +184,8 @@ if not all_rounds:
     st.info("还没有评议轮次:请先创建并开启评议轮次。")
     st.stop()
 
-by_id = {r.id: r for r in all_rounds}
-ids = list(by_id)
-round_id: int = st.selectbox(
-    "评议轮次",
-    ids,
-    index=ids.index(current.id) if current is not None else 0,
-    format_func=lambda i: f"{by_id[i].name}({STEP_LABELS[Step(by_id[i].step)]})",
-    key="results_round",
-)
-round_ = by_id[round_id]
+round_ = pick_round(all_rounds, current, key="results_round")
+round_id: int = round_.id  # type: ignore[assignment]
 
 try:
     with db.session(engine) as s:

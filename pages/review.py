@@ -68,7 +68,8 @@ def show_form(round_: Round, shown: ReviewForm, review: Review | None, editable:
     round_id: int = round_.id  # type: ignore[assignment]
     target_id: int = shown.target.id  # type: ignore[assignment]
     st.info(shown.guidance, icon=":material/lightbulb:")
-    labels = {level.id: level.label for level in shown.levels}
+    # Radio labels and options are Markdown: criteria and levels are the office's free text.
+    labels = {level.id: md_escape(level.label) for level in shown.levels}
     stored = review.scores if review else {}
     prefix = f"review_{round_id}_{target_id}"
     with st.form(f"{prefix}_form", enter_to_submit=False, border=False):
@@ -78,7 +79,7 @@ def show_form(round_: Round, shown: ReviewForm, review: Review | None, editable:
             options = list(labels)
             chosen = stored.get(str(criterion.id))
             scores[criterion.id] = st.radio(
-                criterion.name,
+                md_escape(criterion.name),
                 options,
                 index=options.index(chosen) if chosen in options else None,
                 format_func=labels.__getitem__,

@@ -11,7 +11,8 @@ from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Step
 from pingyi.rounds import RoundError
 from pingyi.ui import auth as login
-from pingyi.ui.text import bullets
+from pingyi.ui.picker import pick_round
+from pingyi.ui.text import bullets, md_escape
 
 ui.through_app()
 user = login.require(Role.ADMIN)
@@ -57,22 +58,17 @@ with st.expander("新建评议轮次", icon=":material/add:", expanded=not all_r
         except RoundError as exc:
             st.error(str(exc))
         else:
-            done(f"已新建「{made.name}」(筹备阶段)。可在「测评内容」页调整本轮的测评项目和规则。")
+            done(
+                f"已新建「{md_escape(made.name)}」(筹备阶段)。"
+                "可在「测评内容」页调整本轮的测评项目和规则。"
+            )
 
 if not all_rounds:
     st.info("还没有评议轮次。")
     st.stop()
 
-by_id = {r.id: r for r in all_rounds}
-ids = list(by_id)
-round_id: int = st.selectbox(
-    "评议轮次",
-    ids,
-    index=ids.index(current.id) if current is not None else 0,
-    format_func=lambda i: f"{by_id[i].name}({STEP_LABELS[Step(by_id[i].step)]})",
-    key="rounds_round",
-)
-round_ = by_id[round_id]
+round_ = pick_round(all_rounds, current, key="rounds_round")
+round_id: int = round_.id  # type: ignore[assignment]
 step = Step(round_.step)
 st.markdown(
     " → ".join(
@@ -102,11 +98,11 @@ if step == Step.DRAFT:
         except RoundError as exc:
             st.error(str(exc))
         else:
-            done(f"「{round_.name}」已开启,进入「自我小结」阶段。")
+            done(f"「{md_escape(round_.name)}」已开启,进入「自我小结」阶段。")
     st.stop()
 
 if step == Step.CLOSED:
-    st.info(f"「{round_.name}」已结束。未完成的整改事项会出现在下一轮的自我小结中。")
+    st.info(f"「{md_escape(round_.name)}」已结束。未完成的整改事项会出现在下一轮的自我小结中。")
 else:
     following = rounds.STEPS[rounds.STEPS.index(step) + 1]
     left, right, _ = st.columns([2, 2, 3])
@@ -127,7 +123,7 @@ else:
                     action="推进阶段",
                     detail=f"「{row.name}」→ {STEP_LABELS[following]}",
                 )
-        done(f"「{round_.name}」已进入「{STEP_LABELS[following]}」阶段。")
+        done(f"「{md_escape(round_.name)}」已进入「{STEP_LABELS[following]}」阶段。")
     previous = rounds.STEPS[rounds.STEPS.index(step) - 1]
     if previous != Step.DRAFT and right.button(
         f"退回「{STEP_LABELS[previous]}」",
@@ -145,7 +141,7 @@ else:
                     action="推进阶段",
                     detail=f"「{row.name}」退回 {STEP_LABELS[previous]}",
                 )
-        done(f"「{round_.name}」已退回「{STEP_LABELS[previous]}」阶段。")
+        done(f"「{md_escape(round_.name)}」已退回「{STEP_LABELS[previous]}」阶段。")
 
 st.subheader("各阶段进度")
 with db.session(ui.engine()) as s:

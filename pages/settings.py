@@ -5,10 +5,11 @@ import streamlit as st
 
 from pingyi import audit, db, groups, rounds, scoring, ui
 from pingyi.auth import Role
-from pingyi.models import STEP_LABELS, Round, Step
+from pingyi.models import Round
 from pingyi.scoring import ScoringError, ScoringSettings
 from pingyi.ui import auth as login
 from pingyi.ui import results as view
+from pingyi.ui.picker import pick_round
 from pingyi.ui.text import md_escape
 
 ui.through_app()
@@ -33,16 +34,8 @@ if not all_rounds:
     st.info("还没有评议轮次:请先创建评议轮次。")
     st.stop()
 
-by_id = {r.id: r for r in all_rounds}
-ids = list(by_id)
-round_id: int = st.selectbox(
-    "评议轮次",
-    ids,
-    index=ids.index(current.id) if current is not None else 0,
-    format_func=lambda i: f"{by_id[i].name}({STEP_LABELS[Step(by_id[i].step)]})",
-    key="settings_round",
-)
-round_ = by_id[round_id]
+round_ = pick_round(all_rounds, current, key="settings_round")
+round_id: int = round_.id  # type: ignore[assignment]
 frozen = round_.results_published
 
 if FLASH in st.session_state:

@@ -26,6 +26,7 @@ IDLE_MINUTES = 30  # a session with no activity for this long must log in again
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128  # argon2 takes any length; this only refuses pasted nonsense
 USERNAME_LENGTH = 40
+DISPLAY_NAME_LENGTH = 50  # the column's size
 INITIAL_PASSWORD_LENGTH = 10
 # No look-alikes (0/O, 1/I/l) on a printed list of initial passwords.
 INITIAL_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -116,11 +117,14 @@ def create_admin(
     """A 管理员 with a password they chose (no change needed at first login)."""
     username = _check_username(username)
     check_new_password(password)
+    display_name = display_name.strip() or username
+    if len(display_name) > DISPLAY_NAME_LENGTH:
+        raise AuthError(f"姓名不能超过 {DISPLAY_NAME_LENGTH} 个字")
     if session.exec(select(Account).where(Account.username == username)).first():
         raise AuthError(f"用户名「{username}」已被使用")
     account = Account(
         username=username,
-        display_name=(display_name.strip() or username)[:50],
+        display_name=display_name,
         is_admin=True,
         password_hash=_CHOSEN.hash(password),
         must_change_password=False,

@@ -11,7 +11,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 import unicodedata
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -38,6 +42,15 @@ MSG_REVOKED = "此测评码已作废"
 MSG_USED = "此测评码已使用"
 MSG_WRONG_ROUND = "此测评码不属于本轮评议"
 MSG_OK = "测评码有效"
+MSG_PAUSED = "短时间内输错测评码的次数过多,全部设备暂停输入测评码"
+
+# Across every browser session of this process: more than GLOBAL_LIMIT wrong codes within
+# GLOBAL_WINDOW seconds pause code entry for everyone for GLOBAL_PAUSE seconds. A meeting of a
+# few hundred evaluators mistypes far fewer; someone spreading guesses over many sessions (each
+# under the per-session lockout) does not. Per process: each replica keeps its own count.
+GLOBAL_LIMIT = 200
+GLOBAL_WINDOW = 60.0
+GLOBAL_PAUSE = 60.0
 
 
 class CodeError(ValueError):
@@ -83,6 +96,52 @@ class GroupCodeCounts:
     def unused(self) -> int:
         """Codes that can still vote."""
         return self.issued - self.submitted - self.revoked
+
+
+class GuessLimit:
+    """Wrong codes of all sessions of the process, and the pause they trigger.
+
+    Shared by every session's script thread, hence the lock. `clock` is injectable so tests
+    move time instead of sleeping; it must not go backwards (time.monotonic by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = GLOBAL_LIMIT,
+        window: float = GLOBAL_WINDOW,
+        pause: float = GLOBAL_PAUSE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.pause = limit, window, pause
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._wrong: deque[float] = deque()  # times of the recent wrong codes, at most limit
+        self._paused_until = 0.0
+
+    def paused_seconds(self) -> float:
+        """Seconds until code entry opens again for everyone; 0 when it is open."""
+        with self._lock:
+            return max(0.0, self._paused_until - self._clock())
+
+    def wrong(self) -> bool:
+        """Count one wrong code; True for exactly the one that starts a pause."""
+        with self._lock:
+            now = self._clock()
+            if now < self._paused_until:
+                return False  # entry is closed; nothing typed now is a new guess
+            while self._wrong and self._wrong[0] <= now - self.window:
+                self._wrong.popleft()
+            self._wrong.append(now)
+            if len(self._wrong) <= self.limit:
+                return False
+            self._wrong.clear()  # after the pause the count starts again from nothing
+            self._paused_until = now + self.pause
+            return True
+
+
+# The process's one counter: every session of the ballot page reports its wrong codes here.
+GUESSES = GuessLimit()
 
 
 def generate() -> str:

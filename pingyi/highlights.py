@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from pingyi.models import Highlight, Member, Review, Summary, Target
 
 KINDS = ("好经验", "好典型", "好做法")
-TITLE_MAX, TEXT_MAX = 100, 3000
+TITLE_MAX, TEXT_MAX, SOURCE_MAX = 100, 3000, 200
 
 
 class HighlightError(ValueError):
@@ -61,7 +61,7 @@ def publish(
     text: str,
     source: str = "",
 ) -> Highlight:
-    title, text = title.strip(), text.strip()
+    title, text, source = title.strip(), text.strip(), source.strip()
     if kind not in KINDS:
         raise HighlightError(f"类别应为{'、'.join(KINDS)}之一")
     if not title:
@@ -72,9 +72,9 @@ def publish(
         raise HighlightError(f"标题不能超过 {TITLE_MAX} 个字")
     if len(text) > TEXT_MAX:
         raise HighlightError(f"内容不能超过 {TEXT_MAX} 个字")
-    highlight = Highlight(
-        round_id=round_id, kind=kind, title=title, text=text, source=source.strip()[:200]
-    )
+    if len(source) > SOURCE_MAX:
+        raise HighlightError(f"出处不能超过 {SOURCE_MAX} 个字")
+    highlight = Highlight(round_id=round_id, kind=kind, title=title, text=text, source=source)
     session.add(highlight)
     session.flush()
     return highlight

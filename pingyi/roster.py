@@ -57,6 +57,9 @@ _REQUIRED_TEXT = ("编号", "姓名", "单位", "党支部")
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the pre-2007 .xls format
 _HEADER_SEARCH_ROWS = 10  # offices often put a title row or two above the header
+# What makes Excel run a CSV cell as a formula; exported with a leading ' (as reports and
+# slips do), which reading a CSV removes again, so such text survives the round trip inert.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _EMPTY = "(空)"
 
 EXAMPLE_ROWS: tuple[tuple[str, ...], ...] = (
@@ -205,27 +208,48 @@ def _file_error(message: str) -> RowError:
 
 def _xlsx_grid(data: bytes) -> _Grid:
     try:
-        # Two loads: data_only gives the results Excel saved, the other says which are formulas.
-        values = openpyxl.load_workbook(io.BytesIO(data), data_only=True).worksheets[0]
-        formulas = openpyxl.load_workbook(io.BytesIO(data), data_only=False).worksheets[0]
+        # One full load gives formulas as written, merged ranges and every other cell's value;
+        # only a sheet with formulas is read again, streamed, for the results Excel saved.
+        sheet = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+        formulas = {(c.row, c.column) for r in sheet.iter_rows() for c in r if c.data_type == "f"}
+        saved = _saved_results(data, formulas) if formulas else {}
     except Exception as exc:  # a damaged or foreign zip fails in many ways inside openpyxl
         raise _Unreadable([_file_error(NOT_A_SPREADSHEET)]) from exc
     grid = _Grid([])
-    for value_row, formula_row in zip(values.iter_rows(), formulas.iter_rows(), strict=True):
+    for row in sheet.iter_rows():
         texts: list[str] = []
-        for value_cell, formula_cell in zip(value_row, formula_row, strict=True):
+        for cell in row:
             position = (len(grid.cells), len(texts))
-            if value_cell.data_type == "e":
-                grid.problems[position] = f"是 Excel 错误值「{value_cell.value}」"
-            elif formula_cell.data_type == "f" and value_cell.value is None:
+            # A formula is never evaluated here: it is what Excel saved it showing, or an error.
+            value, data_type = saved.get((cell.row, cell.column), (cell.value, cell.data_type))
+            if data_type == "e":
+                grid.problems[position] = f"是 Excel 错误值「{value}」"
+            elif data_type == "f":
                 grid.problems[position] = (
                     "是公式,文件里没有保存它的计算结果:"
                     "请用 Excel 打开并保存后再导入,或把公式改成数值"
                 )
-            texts.append(_text(value_cell.value))
+                value = None
+            texts.append(_text(value))
         grid.cells.append(texts)
-    _fill_merged_cells(grid.cells, values)
+    _fill_merged_cells(grid.cells, sheet)
     return grid
+
+
+def _saved_results(data: bytes, formulas: set[tuple[int, int]]) -> dict[tuple[int, int], Any]:
+    """(row, column) → (value, data_type) Excel saved, for each formula cell that has one."""
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        return {
+            (cell.row, cell.column): (cell.value, cell.data_type)
+            for row in workbook.worksheets[0].iter_rows()
+            for cell in row
+            # Empty cells of a streamed sheet have no position; a formula without a result
+            # reads as None and stays a formula.
+            if cell.value is not None and (cell.row, cell.column) in formulas
+        }
+    finally:
+        workbook.close()
 
 
 def _fill_merged_cells(cells: list[list[str]], sheet: Worksheet) -> None:
@@ -243,9 +267,14 @@ def _csv_grid(data: bytes) -> _Grid:
         raise _Unreadable([_file_error(NOT_A_SPREADSHEET)])
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-        return _Grid([[_text(cell) for cell in row] for row in reader])
+        return _Grid([[_text(_unquoted(cell)) for cell in row] for row in reader])
     except csv.Error as exc:
         raise _Unreadable([_file_error(NOT_A_SPREADSHEET)]) from exc
+
+
+def _unquoted(cell: str) -> str:
+    """A CSV cell without the ' that keeps Excel from running it: "'=A1" → "=A1"."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
 
 
 def _decode(data: bytes) -> str:
@@ -754,10 +783,14 @@ def _add_choices(sheet: Worksheet, column: str, choices: Sequence[str]) -> None:
     sheet.add_data_validation(validation)
 
 
+def _inert(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
 def _csv_bytes(rows: Sequence[Sequence[str]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    writer.writerows(rows)
+    writer.writerows([_inert(cell) for cell in row] for row in rows)
     # The BOM makes Excel on Windows read UTF-8 instead of guessing the local GBK code page.
     return buffer.getvalue().encode("utf-8-sig")

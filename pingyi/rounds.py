@@ -24,6 +24,7 @@ from pingyi.models import (
 )
 
 RULES_SETTING = "rules"
+NAME_LENGTH, QUARTER_LENGTH = 100, 10  # Round.name and Round.quarter
 
 
 class RoundError(ValueError):
@@ -86,16 +87,21 @@ def create_round(
     ends_on: date | None = None,
 ) -> Round:
     """A new round in 筹备, with its own copy of the criteria, scale and rules."""
-    name = name.strip()
+    name, quarter = name.strip(), quarter.strip()
     if not name:
         raise RoundError("请填写评议轮次的名称")
+    # The columns' sizes: PostgreSQL would refuse longer text with an error, not a message.
+    if len(name) > NAME_LENGTH:
+        raise RoundError(f"名称不能超过 {NAME_LENGTH} 个字")
+    if len(quarter) > QUARTER_LENGTH:
+        raise RoundError(f"季度不能超过 {QUARTER_LENGTH} 个字")
     if session.exec(select(Round).where(Round.name == name)).first() is not None:
         raise RoundError(f"已有名为「{name}」的评议轮次")
     if starts_on and ends_on and ends_on < starts_on:
         raise RoundError("结束日期不能早于开始日期")
     round_ = Round(
         name=name,
-        quarter=quarter.strip(),
+        quarter=quarter,
         starts_on=starts_on,
         ends_on=ends_on,
         step=Step.DRAFT,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hmac
 import itertools
 import string
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -191,7 +192,8 @@ def test_a_round_in_preparation_gets_codes_a_closed_one_does_not(
     assert len(_issue(engine, world.round_id, world.all_staff, 3)) == 3
     with db.transaction(engine) as s:
         round_ = rounds.resolve(session=s, id_or_name=str(world.round_id))
-        rounds.set_step(session=s, round_=round_, step=Step.CLOSED)
+        round_.step = Step.CLOSED  # set_step refuses a round still in 筹备; the state is the point
+        s.add(round_)
     with pytest.raises(CodeError, match="已结束"):
         _issue(engine, world.round_id, world.all_staff, 3)
     with db.session(engine) as s:
@@ -309,3 +311,70 @@ def test_counts_per_group_never_expose_codes(engine: Engine, world: World) -> No
     shown = repr(result)
     for code in staff + vendors:
         assert code not in shown and codes.hash_code(code) not in shown
+
+
+# ---- the process-wide limit on wrong codes (the ballot page adds its per-session lockout)
+
+
+class Clock:
+    """A clock the test moves by hand: no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_more_than_the_global_limit_of_wrong_codes_in_a_minute_pauses_entry() -> None:
+    clock = Clock()
+    guesses = codes.GuessLimit(clock=clock)
+    assert (guesses.limit, guesses.window, guesses.pause) == (200, 60.0, 60.0)
+    for _ in range(200):
+        clock.now += 0.1
+        assert guesses.wrong() is False
+    assert guesses.paused_seconds() == 0
+    assert guesses.wrong() is True  # the 201st within a minute
+    assert guesses.paused_seconds() == 60
+    # While paused nothing counts and nothing pauses again.
+    assert guesses.wrong() is False
+    clock.now += 59.5
+    assert guesses.paused_seconds() == pytest.approx(0.5)
+    clock.now += 0.5
+    assert guesses.paused_seconds() == 0
+    # After the pause the count starts again from nothing.
+    assert not any(guesses.wrong() for _ in range(200))
+    assert guesses.wrong() is True
+
+
+def test_wrong_codes_spread_over_more_than_the_window_never_pause() -> None:
+    clock = Clock()
+    guesses = codes.GuessLimit(limit=3, window=60, pause=60, clock=clock)
+    for _ in range(20):
+        assert guesses.wrong() is False
+        clock.now += 20.0  # three in any minute at most (the one 60 s ago has left it)
+    assert guesses.paused_seconds() == 0
+
+
+def test_the_global_limit_counts_every_thread_and_pauses_exactly_once() -> None:
+    guesses = codes.GuessLimit(limit=200, clock=Clock())  # time stands still: one window
+    started = threading.Barrier(8)
+    tripped: list[bool] = []
+
+    def guess() -> None:
+        started.wait()
+        tripped.extend(guesses.wrong() for _ in range(100))
+
+    workers = [threading.Thread(target=guess) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(tripped) == 800
+    assert tripped.count(True) == 1  # one pause, so one audit event, however many raced
+    assert guesses.paused_seconds() == 60
+
+
+def test_the_process_has_one_shared_limit() -> None:
+    assert isinstance(codes.GUESSES, codes.GuessLimit)
+    assert codes.MSG_PAUSED.startswith("短时间内输错测评码的次数过多")

@@ -15,6 +15,7 @@ import streamlit as st
 from pingyi import audit, auth, db, ui
 from pingyi.auth import Role
 from pingyi.models import Member
+from pingyi.ui.text import md_escape
 
 ACCOUNT = "auth_account_id"  # st.session_state: the logged-in account's id
 LAST_SEEN = "auth_last_seen"  # time.time() of this tab's last run while logged in
@@ -142,7 +143,8 @@ def login_form(*, then: str | None = None) -> None:
 def sidebar(user: User) -> None:
     """Who is logged in, and the way out."""
     with st.sidebar:
-        st.caption(f"当前用户:{user.name}({'、'.join(sorted(user.roles)) or '无角色'})")
+        roles = "、".join(sorted(user.roles)) or "无角色"
+        st.caption(f"当前用户:{md_escape(user.name)}({roles})")
         if st.button("退出登录", icon=":material/logout:", key="auth_logout"):
             log_out("已退出登录。")
             st.rerun()

@@ -8,6 +8,8 @@ passed to `unsafe_allow_html`.
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,15 +17,19 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from pingyi import ballots, codes, db, rounds, ui
+from pingyi import audit, ballots, codes, db, rounds, ui
 from pingyi.models import EvaluatorGroup, Round
 from pingyi.ui.text import md_escape
 
 # More than LOCK_AFTER wrong codes in one browser session lock code entry for LOCK_SECONDS:
-# enough for honest typos, far too few to guess one of 5·10^11 codes. (Per session only; a
-# global limit comes with the server's rate limiting.)
+# enough for honest typos, far too few to guess one of 5·10^11 codes. Guesses spread over
+# many sessions meet `codes.GUESSES`, the limit of the whole process.
 LOCK_AFTER = 10
 LOCK_SECONDS = 300
+GUARD = "群众评议页"  # the audit log's actor for lockouts: evaluators have no account
+GUESSING = "测评码猜测"  # the audit log's action for lockouts
+
+log = logging.getLogger(__name__)
 
 MSG_BUSY = "网络或服务器繁忙,答案已保留在本页,请稍后再试"
 MSG_BUSY_OPEN = "网络或服务器繁忙,请稍后再试"
@@ -91,27 +97,53 @@ def locked_seconds() -> int:
     return int(left + 0.999)
 
 
+def paused_seconds() -> int:
+    """Seconds until code entry opens again for every tab after too many wrong codes in the
+    whole process; 0 when it is open."""
+    return math.ceil(codes.GUESSES.paused_seconds())
+
+
 @st.fragment(run_every=1)
 def lock_notice() -> None:
-    """The lock message with a live countdown; the entry form comes back when it ends."""
-    left = locked_seconds()
+    """The lock (this tab) or pause (every tab) message with a live countdown; the entry form
+    comes back when both have ended."""
+    own, everyone = locked_seconds(), paused_seconds()
+    left = max(own, everyone)
     if left == 0:
         st.rerun(scope="app")
     minutes, seconds = divmod(left, 60)
     st.error(
-        f"{MSG_LOCKED}。请 {minutes} 分 {seconds:02d} 秒后再试;"
-        "如测评码确实无法使用,请联系会务工作人员。",
+        f"{MSG_LOCKED if own >= everyone else codes.MSG_PAUSED}。请 {minutes} 分 {seconds:02d} 秒"
+        "后再试;如测评码确实无法使用,请联系会务工作人员。",
         icon=":material/lock_clock:",
     )
 
 
+def _log_lockout(detail: str) -> None:
+    """A lockout in the server log and the office's 操作日志; never the code typed."""
+    log.warning("测评码猜测: %s", detail)
+    try:
+        with db.transaction(ui.engine()) as s:
+            audit.record(session=s, actor=GUARD, action=GUESSING, detail=detail)
+    except SQLAlchemyError:
+        # The lock holds without the log entry; the server log above still has it.
+        log.exception("测评码猜测 not written to the audit log")
+
+
 def _refuse(message: str) -> None:
-    """A wrong code: say why, count it, and lock entry once there were too many."""
+    """A wrong code: say why, count it here and for the process, lock once too many."""
     st.session_state[NOTICE] = message
     wrong = st.session_state.get(WRONG, 0) + 1
     st.session_state[WRONG] = wrong
-    if wrong > LOCK_AFTER:
+    if wrong > LOCK_AFTER and LOCKED_UNTIL not in st.session_state:
         st.session_state[LOCKED_UNTIL] = time.time() + LOCK_SECONDS
+        _log_lockout(f"一个浏览器会话输错测评码 {wrong} 次,该会话暂停输入测评码 {LOCK_SECONDS} 秒")
+    guesses = codes.GUESSES
+    if guesses.wrong():
+        _log_lockout(
+            f"{guesses.window:g} 秒内输错测评码超过 {guesses.limit} 次,"
+            f"全部设备暂停输入测评码 {guesses.pause:g} 秒"
+        )
     # Otherwise every rerun of the page would try the same bad code again.
     st.query_params.pop("code", None)
 
@@ -123,7 +155,12 @@ def _reset_widgets() -> None:
 
 
 def open_code(raw: str) -> Ballot | None:
-    """Open a typed or linked code, with its draft; None (and a notice) when it cannot vote."""
+    """Open a typed or linked code, with its draft; None (and a notice) when it cannot vote.
+
+    While code entry is paused for everyone nothing is tried or counted, and a linked code
+    stays in the address to be tried when the pause ends."""
+    if paused_seconds():
+        return None
     code = codes.normalize(raw)
     problem = codes.format_problem(code)
     if problem is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# Markdown punctuation, plus ":" for Streamlit's :color[…] and :material/…: directives.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+# Markdown punctuation, plus ":" for Streamlit's :color[…] and :material/…: directives, "=" for
+# a line of === under a line (a heading) and "&" for entities (&lt; would show as <).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=&])")
 
 
 def md_escape(text: str) -> str:

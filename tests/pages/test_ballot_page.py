@@ -15,12 +15,20 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
-from pingyi import ballots, codes, db, groups, rounds, tally
-from pingyi.models import Ballot, GroupKey, MassComment
+from pingyi import audit, ballots, codes, db, groups, rounds, tally
+from pingyi.models import AuditEvent, Ballot, GroupKey, MassComment
 from pingyi.ui import ballot as view
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "ballot.py"
 TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def guesses(monkeypatch: pytest.MonkeyPatch) -> codes.GuessLimit:
+    """A fresh process-wide count of wrong codes: other tests' wrong codes never add up here."""
+    fresh = codes.GuessLimit()
+    monkeypatch.setattr(codes, "GUESSES", fresh)
+    return fresh
 
 
 @pytest.fixture
@@ -200,6 +208,80 @@ def test_more_than_ten_wrong_codes_lock_code_entry(code: str) -> None:
     at.run()
     assert len(at.segmented_control) == 55
     assert at.session_state[view.WRONG] == 0
+
+
+def guessing_events() -> list[AuditEvent]:
+    with db.session() as s:
+        return audit.events(session=s, action=view.GUESSING)
+
+
+def type_code(at: AppTest, typed: str) -> AppTest:
+    at.text_input[0].input(typed)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_session_lockout_is_logged_without_the_codes_typed(
+    round_id: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    at = open_page()
+    typed = ["2345678" + codes.ALPHABET[n] for n in range(1, view.LOCK_AFTER + 2)]
+    for wrong in typed[:-1]:
+        type_code(at, wrong)
+    assert guessing_events() == []  # ten typos are not yet guessing
+    with caplog.at_level("WARNING", logger=view.__name__):
+        type_code(at, typed[-1])
+    assert any(view.MSG_LOCKED in e.value for e in at.error)
+    (event,) = guessing_events()
+    assert (event.actor, event.action) == (view.GUARD, view.GUESSING)
+    assert f"{view.LOCK_AFTER + 1} 次" in event.detail and "该会话" in event.detail
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(event.detail in message for message in warnings), warnings
+    for wrong in typed:
+        assert wrong not in event.detail and all(wrong not in m for m in warnings)
+    at.run()  # the locked page again: still one event
+    assert len(guessing_events()) == 1
+
+
+def test_too_many_wrong_codes_across_sessions_pause_entry_everywhere_and_are_logged(
+    code: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Clock:
+        now = 0.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    # The limit of the process, made small: three wrong codes a minute, from any tablet.
+    monkeypatch.setattr(codes, "GUESSES", codes.GuessLimit(limit=3, clock=clock))
+    tablets = [open_page(), open_page()]
+    with caplog.at_level("WARNING", logger=view.__name__):
+        for number in range(4):  # two each, far below each session's own lockout
+            type_code(tablets[number % 2], "2345678" + codes.ALPHABET[number + 1])
+    assert all(at.session_state[view.WRONG] == 2 for at in tablets)
+    assert all(view.LOCKED_UNTIL not in at.session_state for at in tablets)
+
+    # Every tablet, also one that typed nothing wrong, finds entry paused, valid link or not.
+    newcomer = open_page(code)
+    for at in [*tablets, newcomer]:
+        at.run()
+        assert any(codes.MSG_PAUSED in e.value and "秒后再试" in e.value for e in at.error)
+        assert len(at.text_input) == 0 and len(at.segmented_control) == 0
+    assert newcomer.query_params["code"] == code  # kept, to open when the pause ends
+    assert view.WRONG not in newcomer.session_state  # nothing was tried while paused
+
+    (event,) = guessing_events()
+    assert (event.actor, event.action) == (view.GUARD, view.GUESSING)
+    assert "全部设备" in event.detail and code not in event.detail
+    assert any(event.detail in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+    clock.now += codes.GLOBAL_PAUSE
+    newcomer.run()
+    assert len(newcomer.segmented_control) == 55
+    tablets[0].run()
+    assert len(tablets[0].text_input) == 1
 
 
 def test_empty_input_is_not_a_wrong_code() -> None:

@@ -1,17 +1,21 @@
 """评议: page config and the navigation of this person's role; every page lives in pages/."""
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from pingyi import auth, db, ui
 from pingyi.ui import auth as login
 from pingyi.ui import navigation
 
 st.set_page_config(page_title="评议", page_icon=":material/how_to_vote:", layout="wide")
-ui.engine()  # migrations and seed defaults, once per process
-
-user = login.current_user()
-with db.session(ui.engine()) as s:
-    has_admin = auth.has_admin(session=s)
+try:
+    ui.engine()  # migrations and seed defaults, once per process
+    user = login.current_user()
+    with db.session(ui.engine()) as s:
+        has_admin = auth.has_admin(session=s)
+except DBAPIError:  # a restart or failover of the database: say so, the next load retries
+    st.error("数据库暂时无法连接,请稍后刷新页面。如果一直如此,请联系领导小组办公室。")
+    st.stop()
 shown = navigation.menu(user, has_admin=has_admin)
 
 # Every page is registered, so a typed URL reaches it and the page says why it shows nothing;

@@ -15,7 +15,6 @@ def seed(*, session: Session) -> None:
 
 
 def initialize(bind: Engine | None = None) -> None:
-    target = bind or db.engine()
-    db.migrate(target)
-    with db.transaction(target) as session:
-        seed(session=session)
+    # The seed runs in the migration's transaction and lock: app processes starting together
+    # on a new database would otherwise each find no defaults and each add them.
+    db.migrate(bind or db.engine(), then=seed)

@@ -119,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--target", required=True, help="评议对象的名称或编号")
     sub.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
     sub.add_argument("--out", type=Path, required=True, help="如 报告.html")
+
+    sub = command(
+        "backup", _backup, "备份整个数据库到一个文件(SQLite 在线备份;PostgreSQL 用 pg_dump)"
+    )
+    sub.add_argument("--out", type=Path, required=True, help="备份文件,如 评议备份-20261130.db")
+    sub = command(
+        "restore", _restore, "从备份文件恢复整个数据库(请先停止应用);旧版本的备份会升级到当前版本"
+    )
+    sub.add_argument("file", type=Path, help="pingyi backup 生成的备份文件")
+    sub.add_argument("--replace", action="store_true", help="数据库里已有数据时,用备份替换全部数据")
     return parser
 
 
@@ -399,4 +409,36 @@ def _report(args: argparse.Namespace) -> int:
         name = target.name
     _write(args.out, page.encode("utf-8"))
     print(f"已生成「{name}」的评议结果报告:{args.out}")
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from pingyi import backup
+
+    made = backup.backup(bind=db.engine(), out=args.out)
+    with db.transaction() as session:
+        audit.record(
+            session=session,
+            actor=audit.CLI_ACTOR,
+            action="备份数据库",
+            detail=f"{made.path}({made.size_text},数据库版本 {made.revision})",
+        )
+    print(f"已备份到 {made.path}({made.size_text},数据库版本 {made.revision})")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from pingyi import backup
+
+    replaced = args.replace and backup.has_data(bind=db.engine())
+    restored = backup.restore(bind=db.engine(), source=args.file, replace=args.replace)
+    with db.transaction() as session:  # in the restored database: its log says where from
+        audit.record(
+            session=session,
+            actor=audit.CLI_ACTOR,
+            action="恢复数据库",
+            detail=f"从 {restored.path} 恢复(备份的数据库版本 {restored.revision}"
+            f"{',替换了原有的全部数据' if replaced else ''})",
+        )
+    print(f"已从 {restored.path} 恢复数据库(备份的数据库版本 {restored.revision})")
     return 0

@@ -92,7 +92,7 @@ def driver_transaction(bind: Engine | None = None) -> Iterator[DBAPICursor]:
     paramstyle.
     """
     target = bind or engine()
-    pooled = target.raw_connection()
+    pooled = _raw_connection(target)
     try:
         with _sqlalchemy_errors(target.dialect, pooled, pooled.invalidate):
             cursor = pooled.cursor()
@@ -121,6 +121,23 @@ def driver_cursor(connection: Connection) -> Iterator[DBAPICursor]:
             cursor.close()
 
 
+def _raw_connection(target: Engine) -> PoolProxiedConnection:
+    """`Engine.raw_connection()`, whose driver errors come out raw: a database refusing
+    connections (restart, failover) must be the OperationalError callers catch, not psycopg's."""
+    dialect = target.dialect
+    try:
+        return target.raw_connection()
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            None,
+            None,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=dialect.is_disconnect(exc, None, None),
+            dialect=dialect,
+        ) from exc
+
+
 @contextmanager
 def _sqlalchemy_errors(
     dialect: Dialect, pooled: PoolProxiedConnection, invalidate: Callable[[BaseException], None]
@@ -145,13 +162,32 @@ def alembic_config(bind: Engine) -> Config:
     return cfg
 
 
-def migrate(bind: Engine | None = None) -> None:
-    """Create or upgrade the schema to the newest migration; safe to run again."""
+# Any fixed number: the key of the PostgreSQL advisory lock that migrations run under.
+_MIGRATION_LOCK = 0x70696E6779690001
+
+
+def migrate(bind: Engine | None = None, *, then: Callable[..., object] | None = None) -> None:
+    """Create or upgrade the schema to the newest migration; safe to run again, also by
+    several app processes starting at once on one database: one migrates, the others wait
+    for it and then find nothing to do.
+
+    `then(session=…)` (the seed defaults) runs in the same transaction, under the same lock:
+    processes starting together would otherwise each see no defaults and each add them.
+    """
     target = bind or engine()
+    if is_sqlite(target):
+        target = target.execution_options(sqlite_begin="IMMEDIATE")  # see _on_begin
     cfg = alembic_config(target)
     with target.begin() as connection:
+        if not is_sqlite(target):
+            # Otherwise both create alembic_version, and all but one fail on pg_type's key.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+        if then is not None:
+            with Session(connection, expire_on_commit=False) as session:
+                then(session=session)
+                session.flush()
 
 
 def has_schema(bind: Engine | None = None) -> bool:

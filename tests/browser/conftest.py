@@ -17,8 +17,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,13 +65,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _app_env(directory: Path) -> dict[str, str]:
+def _app_env(
+    directory: Path, database_url: str | None, extra_env: Mapping[str, str] | None
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        PINGYI_DATABASE_URL=f"sqlite:///{directory / 'pingyi.db'}",
+        PINGYI_DATABASE_URL=database_url or f"sqlite:///{directory / 'pingyi.db'}",
         PINGYI_DATA_DIR=str(directory),
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra_env or {})
     return env
 
 
@@ -91,12 +94,22 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 @contextmanager
-def serve_app(directory: Path, *, demo: bool) -> Iterator[AppServer]:
-    """Start `streamlit run app.py` on a free port with its own database in `directory`."""
+def serve_app(
+    directory: Path,
+    *,
+    demo: bool,
+    database_url: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[AppServer]:
+    """Start `streamlit run app.py` on a free port with its own database in `directory`, or
+    on `database_url` (several servers may share one PostgreSQL database); `extra_env` adds
+    to or overrides the server's environment (PINGYI_SECRET_KEY…)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     server = AppServer(
-        url=f"http://127.0.0.1:{port}", env=_app_env(directory), log=directory / "streamlit.log"
+        url=f"http://127.0.0.1:{port}",
+        env=_app_env(directory, database_url, extra_env),
+        log=directory / "streamlit.log",
     )
     if demo:
         server.cli("demo")
@@ -136,6 +149,13 @@ def serve_app(directory: Path, *, demo: bool) -> Iterator[AppServer]:
                 process.wait()
 
 
+@pytest.fixture
+def serve() -> Callable[..., AbstractContextManager[AppServer]]:
+    """`with serve(directory, demo=…, database_url=…, extra_env=…) as server:` a server of
+    the test's own (`serve_app`), e.g. two replicas on one PostgreSQL database."""
+    return serve_app
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _needs_chromium() -> None:
     """Skip before any server starts: autouse session fixtures run first."""
@@ -162,6 +182,13 @@ def empty_app(tmp_path: Path) -> Iterator[AppServer]:
     """A server of this test's own on a database with no roster."""
     with serve_app(tmp_path / "empty_app", demo=False) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def launch_options() -> dict[str, object]:
+    """`chromium.launch(**launch_options)`: Debian's chromium, for a test that drives a
+    browser of its own (Playwright's async API, many tablets at once)."""
+    return {"executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")

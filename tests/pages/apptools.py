@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import streamlit as st
 from sqlalchemy import Engine
 from sqlmodel import col, select
 from streamlit.testing.v1 import AppTest
 
-from pingyi import auth, db, rounds
+from pingyi import auth, config, db, rounds
 from pingyi.models import Account, Member, Step
 from pingyi.ui import auth as login
 
+APP = Path(__file__).resolve().parents[2] / "app.py"
 OFFICE, OFFICE_PASSWORD = "office", "office-pass-1"
+
+
+def forget_engines() -> None:
+    """Drop every cached setting and engine, so the next run reads the environment again."""
+    if db.engine.cache_info().currsize:
+        db.engine().dispose()
+    config.settings.cache_clear()
+    db.engine.cache_clear()
+    st.cache_resource.clear()
 
 
 def add_office(engine: Engine) -> None:

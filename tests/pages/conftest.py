@@ -12,29 +12,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from apptools import OFFICE, add_office, logged_in
+from apptools import APP, OFFICE, add_office, forget_engines, logged_in
 from streamlit.testing.v1 import AppTest
 
-from pingyi import config, db, demo
-
-APP = Path(__file__).resolve().parents[2] / "app.py"
-
-
-def _forget_engines() -> None:
-    if db.engine.cache_info().currsize:
-        db.engine().dispose()
-    config.settings.cache_clear()
-    db.engine.cache_clear()
-    st.cache_resource.clear()
+from pingyi import db, demo
 
 
 def _serve(path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("PINGYI_DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("PINGYI_DATA_DIR", str(path.parent))
-    _forget_engines()
+    forget_engines()
     yield path
-    _forget_engines()
+    forget_engines()
 
 
 def _add_office(path: Path) -> None:

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import streamlit as st
-from apptools import logged_in
+from apptools import forget_engines, logged_in
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from sqlmodel import select
@@ -44,7 +43,7 @@ from test_hostile_input import (
     leaks,
 )
 
-from pingyi import audit, auth, ballots, config, db, highlights, rectification, reviews, rounds
+from pingyi import audit, auth, ballots, db, highlights, rectification, reviews, rounds
 from pingyi.models import Account, Step
 from pingyi.ui import ballot as ballot_view
 from pingyi.ui.text import md_escape
@@ -54,14 +53,6 @@ APP = ROOT / "app.py"
 FIRST_LINE = EVERYTHING.splitlines()[0]  # the fragments without the heading and the quote
 
 # ---- the database
-
-
-def _forget_engines() -> None:
-    if db.engine.cache_info().currsize:
-        db.engine().dispose()
-    config.settings.cache_clear()
-    db.engine.cache_clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +80,9 @@ def world(
     shutil.copy(template, path)
     monkeypatch.setenv("PINGYI_DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("PINGYI_DATA_DIR", str(tmp_path))
-    _forget_engines()
+    forget_engines()
     yield built
-    _forget_engines()
+    forget_engines()
 
 
 def open_as(page: str, who: str | None) -> AppTest:

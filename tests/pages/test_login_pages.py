@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from apptools import OFFICE, OFFICE_PASSWORD
+import pytest
+from apptools import APP, OFFICE, OFFICE_PASSWORD, forget_engines
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
@@ -131,3 +132,20 @@ def test_a_deactivated_account_is_logged_out_at_once(demo_db: Path, open_page) -
         auth.set_active(session=s, account_id=second.id, active=False)  # type: ignore[arg-type]
     at.run()
     assert [w.value for w in at.main.warning] == [login.MSG_LOGIN_FIRST]
+
+
+def test_a_database_that_does_not_answer_gets_a_message_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Port 1: nothing listens, the connection is refused at once.
+    monkeypatch.setenv("PINGYI_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    monkeypatch.setenv("PINGYI_DATA_DIR", str(tmp_path))
+    forget_engines()
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=60).run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            "数据库暂时无法连接,请稍后刷新页面。如果一直如此,请联系领导小组办公室。"
+        ]
+    finally:
+        forget_engines()

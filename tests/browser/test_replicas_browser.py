@@ -1,0 +1,189 @@
+"""Two app processes on one PostgreSQL, tablets on both: every code counted exactly once.
+
+Two `streamlit run app.py` servers on different ports share one new PostgreSQL database, one
+PINGYI_SECRET_KEY and one cookie secret, as replicas behind a load balancer with sticky
+sessions would. The demo is loaded through `python -m pingyi demo` against that database and
+codes of 局全体工作人员 are issued. Then CONTEXTS browser contexts (tablets, each with its own
+cookies and Streamlit session), half on each server, all at once tap through a whole ballot
+(8 cards, 55 items) and submit. PAIRS codes are open in two contexts, one per server, and
+both tap 提交评议 at the same moment: one is thanked, the other told 此测评码已使用.
+Afterwards the ballots are exactly the distinct codes, each of them used, no draft is left,
+and the tallies equal a recount.
+
+The tablets run concurrently on Playwright's async API (in a thread of their own, away from
+the session's sync browser): one after another they would wait on each other's round trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from sqlmodel import col
+from test_ballot_browser import ITEMS, SCALE, VIEWPORTS, issue, level
+
+from pingyi import codes, db, rounds, slips, tally
+from pingyi.models import Ballot, Draft, EvaluationCode
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+
+CONTEXTS = 20
+PAIRS = 4  # codes open on both servers at once: CONTEXTS - PAIRS distinct codes
+SECRET_KEY = "replicas-test-secret-key"  # PINGYI_SECRET_KEY: codes hash alike on both
+COOKIE_SECRET = "replicas-test-cookie-secret"  # server.cookieSecret, shared by replicas
+THANKS, USED = "谢谢您的评议", codes.MSG_USED
+TABLET = VIEWPORTS["tablet"]  # 768×1024, touch
+TIMEOUT = 120_000  # ms; 20 tablets and two servers share two cores
+
+
+@pytest.fixture
+def shared_database(pg_admin: Engine) -> Iterator[str]:
+    """A new, empty PostgreSQL database; skipped (saying why) when PostgreSQL is not there."""
+    name = f"pingyi_replicas_{os.getpid()}"
+    with pg_admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    yield pg_admin.url.set(database=name).render_as_string(hide_password=False)
+    with pg_admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+class Clock:
+    """Phase timings, printed as they end so `pytest -s` shows where a slow run is."""
+
+    def __init__(self) -> None:
+        self.marks = [("start", time.monotonic())]
+
+    def mark(self, phase: str) -> None:
+        self.marks.append((phase, time.monotonic()))
+        print(f"replicas: {phase} after {self.marks[-1][1] - self.marks[0][1]:.1f} s", flush=True)
+
+    def seconds(self) -> dict[str, float]:
+        return {name: round(t - s, 1) for (_, s), (name, t) in itertools.pairwise(self.marks)}
+
+
+async def settle(page: Any, shown: str) -> None:
+    """As conftest's `settle`: `shown` is on the page and no script run is in flight."""
+    await page.get_by_text(shown, exact=False).first.wait_for(timeout=TIMEOUT)
+    await page.wait_for_function(
+        """() => !document.querySelector(
+            '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')""",
+        timeout=TIMEOUT,
+    )
+
+
+async def tap(page: Any, index: int) -> None:
+    """Tap item `index` at level(index), as a finger would. The choice shows at once and
+    its save follows; `tap_through` checks at the end that every one was saved."""
+    await page.locator(SCALE).nth(index).get_by_role("radio").nth(level(index)).tap()
+
+
+async def tap_through(browser: Any, url: str) -> Any:
+    """A tablet of its own opens the QR link and answers every item; its page, ready to
+    submit (every answer saved on the server)."""
+    context = await browser.new_context(
+        viewport={"width": TABLET["width"], "height": TABLET["height"]},
+        has_touch=True,
+        is_mobile=True,
+        locale="zh-CN",
+        reduced_motion="reduce",  # less to render and to wait for on two shared cores
+    )
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    await page.goto(url)
+    await settle(page, "已完成 0/8")
+    assert await page.locator(SCALE).count() == ITEMS
+    for index in range(ITEMS):
+        await tap(page, index)
+    await page.get_by_text(f"已选 {ITEMS}/{ITEMS} 项").first.wait_for()
+    await settle(page, "已完成 8/8")
+    chosen = await page.evaluate(
+        """sel => [...document.querySelectorAll(sel)].map(group =>
+            [...group.querySelectorAll('[role=radio]')]
+                .findIndex(r => r.getAttribute('aria-checked') === 'true'))""",
+        SCALE,
+    )
+    assert chosen == [level(index) for index in range(ITEMS)]
+    return page
+
+
+async def outcome(page: Any) -> str:
+    await page.wait_for_function(
+        "([a, b]) => document.body.innerText.includes(a) || document.body.innerText.includes(b)",
+        arg=[THANKS, USED],
+        timeout=TIMEOUT,
+    )
+    return "thanks" if THANKS in await page.inner_text("body") else "used"
+
+
+async def tablets(launch: dict[str, Any], urls: list[str], clock: Clock) -> list[str]:
+    """Every tablet taps its ballot through, all at once; then all tap 提交评议 at once (so
+    each pair submits its code on both servers together). What each was told."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch)
+        try:
+            pages = await asyncio.gather(*(tap_through(browser, url) for url in urls))
+            clock.mark("tapped")
+            await asyncio.gather(
+                *(page.get_by_role("button", name="提交评议").tap() for page in pages)
+            )
+            told = await asyncio.gather(*(outcome(page) for page in pages))
+            clock.mark("submitted")
+            return list(told)
+        finally:
+            await browser.close()
+
+
+def test_two_servers_on_one_postgresql_count_every_code_once(  # type: ignore[no-untyped-def]
+    shared_database, serve, launch_options, tmp_path: Path
+):
+    clock = Clock()
+    shared = {"PINGYI_SECRET_KEY": SECRET_KEY, "STREAMLIT_SERVER_COOKIE_SECRET": COOKIE_SECRET}
+    with (
+        serve(tmp_path / "a", demo=True, database_url=shared_database, extra_env=shared) as a,
+        serve(tmp_path / "b", demo=False, database_url=shared_database, extra_env=shared) as b,
+    ):
+        distinct = CONTEXTS - PAIRS
+        plain = issue(b, distinct)  # issued on one replica, valid on both
+        clock.mark("servers")
+        # Contexts 2k and 2k+1 (k < PAIRS) share code k, one on each server; the others
+        # have a code of their own, on each server in turn.
+        assignments = [
+            (plain[k // 2 if k < 2 * PAIRS else k - PAIRS], (a, b)[k % 2]) for k in range(CONTEXTS)
+        ]
+        urls = [slips.ballot_url(code, server.url) for code, server in assignments]
+        with ThreadPoolExecutor(max_workers=1) as thread:  # its own event loop
+            outcomes = thread.submit(asyncio.run, tablets(launch_options, urls, clock)).result()
+        logs = [server.log.read_text(errors="replace") for server in (a, b)]
+
+    for k in range(PAIRS):  # one of each pair thanked, the other told the code is used
+        assert sorted(outcomes[2 * k : 2 * k + 2]) == ["thanks", "used"], outcomes
+    assert outcomes[2 * PAIRS :] == ["thanks"] * (CONTEXTS - 2 * PAIRS), outcomes
+    assert not [log for log in logs if "Traceback" in log], logs
+
+    engine = db.make_engine(shared_database)
+    try:
+        with db.session(engine) as s:
+            round_ = rounds.current(session=s)
+            assert round_ is not None
+            assert s.scalar(select(func.count()).select_from(Ballot)) == distinct
+            assert s.scalar(select(func.count()).select_from(Draft)) == 0
+            assert tally.verify(session=s, round_id=round_.id) == []  # type: ignore[arg-type]
+            counted = tally.participation(session=s, round_id=round_.id)  # type: ignore[arg-type]
+            assert list(counted.values()) == [(distinct, 0)]  # one group, none 一刀切
+            used = set(s.scalars(select(EvaluationCode.code_hash).where(col(EvaluationCode.used))))
+        assert used == {codes.hash_code(code, SECRET_KEY.encode()) for code in plain}
+    finally:
+        engine.dispose()
+    print(json.dumps({"contexts": CONTEXTS, "pairs": PAIRS, "seconds": clock.seconds()}))

@@ -1,0 +1,700 @@
+"""Tablets at a meeting: K headless chromium tablets each tap through a 30-target ballot at once.
+
+One `streamlit run app.py` per K (a fresh process, so its idle RSS is measured before any
+session) on one SQLite database in a temporary directory. The database is built before the
+first server starts, through the app's own functions: `worlds.build_bureau(grassroots=(15, 15),
+cadres=False)` gives 30 grassroots 普通党员 that 市场经营户 rate on 6 criteria each (30 cards,
+180 items), and `codes.issue` one 市场经营户 code per tablet. Each tablet is its own browser
+context (768×1024, touch, zh-CN) of one Debian chromium driven by Playwright's async API; the K
+tablets of a run work concurrently. A tablet opens the QR link (`slips.ballot_url`); once all
+K ballots are open they start together, and each taps one scale button per item in page order
+(tablet j taps level (i + j) mod 5 of item i: every level, 不了解 included), waiting for each
+tap to be saved before the next (no think time unless --think-ms). When every tablet of the
+run has tapped all its items, the server's RSS is taken and all K tap 提交评议 together (the end
+of a meeting); the contexts stay open till all are thanked.
+
+Measured in the page (performance.now(), one clock per tab; an init script installs a
+capture-phase touchstart/pointerdown/click listener and a MutationObserver on the document, so
+no polling and no Python sleep is in the tap or submit figures):
+- tap → saved: from the touchstart of the tap on a scale button until the progress line at the
+  top of the ballot (`.st-key-ballot_top`, 已选 n/180 项) first shows the count including this
+  answer. That line is redrawn only by the fragment rerun that runs after the tap's callback has
+  committed the code's draft (`ballots.save_draft`), so it is the page's saved state for the
+  answer (the card's 已保存 caption comes in the same rerun). p50, p95, max over all taps of all
+  tablets of the run. `tap_parts_ms` splits it (p50, p95): "sent", tap → the page sends the
+  widget change on its websocket; "reply", → the last websocket message received before the
+  saved state showed (server work, network, and waiting for the tab's busy main thread);
+  "drawn", → the saved state drawn;
+- submit: from the touchstart on 提交评议 until the page text contains 谢谢您的评议; p95 (and max);
+- open (informative): from `goto` of the QR link until all 180 scale rows are drawn and the
+  script run has finished, in Python wall time.
+Server RSS: VmRSS of the streamlit process and all its descendants, from /proc. Idle: after
+/_stcore/health answers, before any tab connects. Open: when all K tablets have tapped every
+item (K sessions open, each with a full draft). rss_per_session_mb = (open - idle) / K; the top
+level reports it for the largest K. CPU seconds of the server tree and of the browser tree
+(chromium and Playwright's driver, i.e. this process's other descendants) and the machine's
+busy share (/proc/stat) over each phase (opening, tapping, submitting) show where the time
+goes; `tapping_per_tap` is CPU ms per tap. The browsers run on the same cores as the server
+here, unlike at a meeting, so at large K they take most of the CPU.
+
+After the runs the database is read: ballots of the 市场经营户 group (expected: one per tablet of
+all runs), `tally.verify` (expected: no problems), and the stored tallies of the group against
+what the tablets tapped (expected: equal). ratio = p95 tap → saved at the largest K / at K=1.
+Targets: every ballot counted, ratio ≤ 3, RSS per session ≤ 30 MB. Prints one JSON line.
+
+    python bench/tablets.py [--k 1,20] [--items-per-tablet 180] [--think-ms 0]
+                            [--streamlit OPTION=VALUE ...] [--quick] [--keep]
+
+--quick: K = 1 and 4, 12 tapped items per tablet (the rest are put in the code's draft through
+`ballots.save_draft` before the page opens, as if tapped on another device), a smoke run.
+--streamlit passes a server option to every run (e.g. runner.postScriptGC=false, to see what
+Streamlit's full garbage collection after each script run costs); default: the app's config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+# A throwaway key for hashing the codes, shared with the server through its environment, so the
+# bench never touches the app's data directory.
+os.environ.setdefault("PINGYI_SECRET_KEY", secrets.token_hex(32))
+
+from sqlalchemy import func, select  # noqa: E402
+from worlds import build_bureau  # noqa: E402
+
+from pingyi import ballots, bootstrap, codes, db, slips, tally  # noqa: E402
+from pingyi.models import Ballot, GroupKey  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [  # as tests/browser/conftest.py
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TABLET = {"width": 768, "height": 1024}
+TARGETS_PER_BRANCH = (15, 15)  # 30 grassroots 普通党员, rated by 市场经营户 on 6 criteria each
+SCALE = '[data-testid="stButtonGroup"]'
+SUBMIT_LABEL = "提交评议"
+THANKS = "谢谢您的评议"
+STARTUP_SECONDS = 60
+TARGETS = {"ratio": 3.0, "rss_per_session_mb": 30.0}
+
+# Installed in every tab before the app's scripts. `arm(kind, n)` before a tap; `wait()` is a
+# promise of {tap, done} (performance.now() of the touchstart and of the saved state).
+PROBE = """
+(() => {
+  const s = {kind: null, expect: 0, tap: null, sent: null, reply: null, done: null, resolve: null};
+  const chosen = () => {
+    const top = document.querySelector('.st-key-ballot_top');
+    const m = top && top.textContent.match(/已选\\s*(\\d+)\\s*\\/\\s*(\\d+)/);
+    return m ? Number(m[1]) : null;
+  };
+  const reached = () => s.kind === 'tap'
+    ? (chosen() ?? -1) >= s.expect
+    : (document.body && document.body.textContent.includes('THANKS'));
+  const mark = () => ({tap: s.tap, sent: s.sent, reply: s.reply, done: s.done});
+  const check = () => {
+    if (s.tap === null || s.done !== null || !reached()) return;
+    s.done = performance.now();
+    if (s.resolve) s.resolve(mark());
+  };
+  const touched = () => { if (s.kind !== null && s.tap === null) s.tap = performance.now(); };
+  for (const type of ['touchstart', 'pointerdown', 'click'])
+    window.addEventListener(type, touched, {capture: true, passive: true});
+  new MutationObserver(check)
+    .observe(document, {subtree: true, childList: true, characterData: true});
+  // The breakdown: the first websocket message sent after the tap, the last one received
+  // before the saved state shows.
+  const Socket = window.WebSocket;
+  const send = Socket.prototype.send;
+  Socket.prototype.send = function (data) {
+    if (s.tap !== null && s.sent === null) s.sent = performance.now();
+    return send.call(this, data);
+  };
+  window.WebSocket = class extends Socket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => {
+        if (s.sent !== null && s.done === null) s.reply = performance.now();
+      });
+    }
+  };
+  window.__bench = {
+    chosen,
+    arm(kind, expect) {
+      Object.assign(s, {kind, expect, tap: null, sent: null, reply: null, done: null});
+      s.resolve = null;
+    },
+    wait() {
+      check();
+      if (s.done !== null) return Promise.resolve(mark());
+      return new Promise(resolve => { s.resolve = resolve; });
+    },
+  };
+})();
+""".replace("THANKS", THANKS)
+READY = """([sel, items]) => document.querySelectorAll(sel).length === items
+    && window.__bench.chosen() !== null
+    && !document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')"""
+
+
+# ---- the database, built before any server starts
+
+
+@dataclass(frozen=True)
+class World:
+    url: str  # the SQLite URL the servers use
+    round_id: int
+    group_id: int
+    items: tuple[tuple[int, int], ...]  # (target_id, criterion_id), in the page's order
+    level_ids: tuple[int, ...]  # 好 较好 一般 差 不了解, the scale buttons' order
+    codes: list[str]
+
+
+def level_index(tablet: int, item: int, levels: int) -> int:
+    return (item + tablet) % levels
+
+
+def build(directory: Path, tablets: int, tapped: int) -> World:
+    """The bureau, one vendors' code per tablet, and, when a tablet taps fewer than all items,
+    the rest of its answers in the code's draft."""
+    url = f"sqlite:///{directory / 'pingyi.db'}"
+    engine = db.make_engine(url)
+    bootstrap.initialize(engine)
+    with db.transaction(engine) as s:
+        bureau = build_bureau(session=s, grassroots=TARGETS_PER_BRANCH, cadres=False)
+        group_id = bureau.groups[GroupKey.VENDORS]
+        plain = codes.issue(session=s, round_id=bureau.round_id, group_id=group_id, count=tablets)
+        form = ballots.ballot_form(session=s, round_id=bureau.round_id, group_id=group_id)
+    items = tuple(form.items)
+    assert len(form.cards) == 30 and len(items) == 180, (len(form.cards), len(items))
+    level_ids = tuple(level.id for level in form.levels)
+    if tapped < len(items):
+        with db.transaction(engine) as s:
+            for tablet, code in enumerate(plain):
+                answers = {
+                    item: level_ids[level_index(tablet, i, len(level_ids))]
+                    for i, item in enumerate(items)
+                    if i >= tapped
+                }
+                ballots.open_code(session=s, code=code)
+                ballots.save_draft(session=s, code=code, answers=answers)
+    engine.dispose()
+    return World(url, bureau.round_id, group_id, items, level_ids, plain)
+
+
+def check(world: World, tablets: int) -> dict[str, object]:
+    """Ballots of the group, tally problems, and the group's tallies against the taps."""
+    engine = db.make_engine(world.url)
+    try:
+        with db.session(engine) as s:
+            counted = s.exec(
+                select(func.count()).select_from(Ballot).where(Ballot.group_id == world.group_id)  # type: ignore[arg-type]
+            ).one()[0]
+            problems = tally.verify(session=s, round_id=world.round_id)
+            stored = tally.stored(session=s, round_id=world.round_id)
+    finally:
+        engine.dispose()
+    have: Counter[tuple[int, int, int]] = Counter()
+    for key, count in stored.items():
+        if key.group_id == world.group_id and count:
+            have[key.target_id, key.criterion_id, key.level_id] += count
+    want: Counter[tuple[int, int, int]] = Counter()
+    for tablet in range(tablets):
+        for i, (target_id, criterion_id) in enumerate(world.items):
+            level = world.level_ids[level_index(tablet, i, len(world.level_ids))]
+            want[target_id, criterion_id, level] += 1
+    return {
+        "ballots_counted": int(counted),
+        "ballots_expected": tablets,
+        "tally_problems": len(problems),
+        "tallies_match_taps": have == want,
+    }
+
+
+# ---- the server and /proc
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(directory: Path, world: World, flags: list[str]) -> Iterator[tuple[str, int]]:
+    """`streamlit run app.py` on a free port, on the world's database: (url, pid). `flags`
+    are more Streamlit options, as `runner.postScriptGC=false`."""
+    port = _free_port()
+    env = dict(
+        os.environ,
+        PINGYI_DATABASE_URL=world.url,
+        PINGYI_DATA_DIR=str(directory),
+        PYTHONUNBUFFERED="1",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--server.fileWatcherType=none",
+        "--browser.gatherUsageStats=false",
+        *(f"--{flag}" for flag in flags),
+    ]
+    log = directory / f"streamlit-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"streamlit did not answer in {STARTUP_SECONDS} s")
+            time.sleep(0.3)
+        yield url, process.pid
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and all its living descendants."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    todo.extend(int(child) for child in handle.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    total_kb = 0
+    for each in tree(pid):
+        try:
+            with open(f"/proc/{each}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    ticks = 0
+    for each in pids:
+        try:
+            with open(f"/proc/{each}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def loadavg() -> list[float]:
+    with open("/proc/loadavg") as handle:
+        return [float(v) for v in handle.read().split()[:3]]
+
+
+@dataclass
+class Cpu:
+    """CPU seconds of the server tree and of the browser tree (this process's descendants
+    other than the server), summed over processes alive at each sample."""
+
+    server_pid: int
+    server: float = 0.0
+    browser: float = 0.0
+    _last: dict[int, float] = field(default_factory=dict)
+
+    def sample(self) -> None:
+        server = set(tree(self.server_pid))
+        for pid in tree(os.getpid())[1:]:
+            used = cpu_seconds([pid])
+            delta = used - self._last.get(pid, 0.0)
+            self._last[pid] = used
+            if pid in server:
+                self.server += delta
+            else:
+                self.browser += delta
+
+
+# ---- the tablets
+
+
+@dataclass
+class TabletResult:
+    taps_ms: list[float] = field(default_factory=list)  # tap → saved
+    sent_ms: list[float] = field(default_factory=list)  # tap → first websocket message sent
+    reply_ms: list[float] = field(default_factory=list)  # sent → last message received
+    drawn_ms: list[float] = field(default_factory=list)  # last received → saved state shown
+    submit_ms: float | None = None
+    open_ms: float | None = None
+    error: str | None = None
+
+    def add(self, mark: dict[str, float | None]) -> None:
+        tap, sent, reply, done = (mark[key] for key in ("tap", "sent", "reply", "done"))
+        assert tap is not None and done is not None
+        self.taps_ms.append(done - tap)
+        if sent is not None and reply is not None:
+            self.sent_ms.append(sent - tap)
+            self.reply_ms.append(reply - sent)
+            self.drawn_ms.append(done - reply)
+
+
+GATES = 4  # all opened · all tapped (twice: the RSS is read between) · all thanked
+
+
+async def tablet(  # type: ignore[no-untyped-def]
+    browser,
+    url: str,
+    number: int,
+    world: World,
+    tapped: int,
+    think_ms: int,
+    timeout_s: float,
+    gate: asyncio.Barrier,
+) -> TabletResult:
+    """One tablet: open the QR link, tap `tapped` items, submit. It waits at `gate` (shared with
+    the other tablets and the run) when opened, when all is tapped and when thanked."""
+    result = TabletResult()
+    passed = 0
+
+    async def through_gate() -> None:
+        nonlocal passed
+        passed += 1
+        await gate.wait()
+
+    context = await browser.new_context(
+        viewport=TABLET, has_touch=True, is_mobile=True, locale="zh-CN"
+    )
+    try:
+        await context.add_init_script(PROBE)
+        page = await context.new_page()
+        page.set_default_timeout(timeout_s * 1000)
+        began = time.perf_counter()
+        await page.goto(slips.ballot_url(world.codes[number], url))
+        await page.wait_for_function(READY, arg=[SCALE, len(world.items)], polling=100)
+        result.open_ms = (time.perf_counter() - began) * 1000
+        start = await page.evaluate("() => window.__bench.chosen()")
+        assert start == len(world.items) - tapped, (start, tapped)
+        await through_gate()  # every tablet starts tapping with every ballot open
+        scales = page.locator(SCALE)
+        levels = len(world.level_ids)
+        for i in range(tapped):
+            button = scales.nth(i).locator("[role=radio]").nth(level_index(number, i, levels))
+            await button.scroll_into_view_if_needed()
+            await page.evaluate("n => window.__bench.arm('tap', n)", start + i + 1)
+            await button.tap()
+            result.add(
+                await asyncio.wait_for(page.evaluate("() => window.__bench.wait()"), timeout_s)
+            )
+            if think_ms:
+                await asyncio.sleep(think_ms / 1000)
+        await through_gate()  # the RSS with K full sessions is read here
+        await through_gate()
+        button = page.get_by_role("button", name=SUBMIT_LABEL)
+        await button.scroll_into_view_if_needed()
+        await page.evaluate("() => window.__bench.arm('submit', 0)")
+        await button.tap()
+        mark = await asyncio.wait_for(page.evaluate("() => window.__bench.wait()"), timeout_s)
+        result.submit_ms = mark["done"] - mark["tap"]
+    except Exception as exc:  # reported in the JSON; the other tablets go on
+        result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    finally:
+        while passed < GATES:  # every session stays open till all are thanked
+            await through_gate()
+        await context.close()
+    return result
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
+
+
+@dataclass
+class Reading:
+    """CPU and the clock at one gate of a run."""
+
+    at: float
+    server_cpu: float
+    browser_cpu: float
+    busy: int
+    ticks: int
+
+    @classmethod
+    def take(cls, cpu: Cpu) -> Reading:
+        cpu.sample()
+        busy, ticks = machine_ticks()
+        return cls(time.perf_counter(), cpu.server, cpu.browser, busy, ticks)
+
+    def since(self, earlier: Reading, per: int = 1) -> dict[str, float]:
+        """Seconds, CPU seconds and the machine's busy share; CPU ms per unit when per > 1."""
+        server, browser = (
+            self.server_cpu - earlier.server_cpu,
+            self.browser_cpu - earlier.browser_cpu,
+        )
+        if per > 1:
+            return {
+                "server_cpu_ms": round(server * 1000 / per, 1),
+                "browser_cpu_ms": round(browser * 1000 / per, 1),
+            }
+        busy = (self.busy - earlier.busy) / max(1, self.ticks - earlier.ticks)
+        return {
+            "wall_s": round(self.at - earlier.at, 1),
+            "server_cpu_s": round(server, 1),
+            "browser_cpu_s": round(browser, 1),
+            "machine_busy": round(busy, 3),
+        }
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+async def run_k(
+    directory: Path,
+    world: World,
+    first: int,
+    k: int,
+    tapped: int,
+    think_ms: int,
+    timeout_s: float,
+    flags: list[str],
+) -> dict[str, object]:
+    """K tablets on a fresh server, with the world's codes first … first + k - 1."""
+    from playwright.async_api import async_playwright
+
+    with serve(directory, world, flags) as (url, server_pid):
+        time.sleep(1)  # let the fresh server settle before the idle reading
+        idle = rss_mb(server_pid)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            cpu = Cpu(server_pid)
+            load0 = loadavg()
+            start = Reading.take(cpu)
+            gate = asyncio.Barrier(k + 1)
+            tasks = [
+                asyncio.create_task(
+                    tablet(browser, url, j, world, tapped, think_ms, timeout_s, gate)
+                )
+                for j in range(first, first + k)
+            ]
+            peak = idle
+
+            async def watch() -> None:  # the peak RSS, and CPU of processes that may end
+                nonlocal peak
+                while True:
+                    peak = max(peak, rss_mb(server_pid))
+                    cpu.sample()
+                    await asyncio.sleep(1)
+
+            watcher = asyncio.create_task(watch())
+            await gate.wait()
+            opened = Reading.take(cpu)
+            await gate.wait()
+            open_rss = rss_mb(server_pid)
+            tapping_done = Reading.take(cpu)
+            load1 = loadavg()
+            await gate.wait()
+            await gate.wait()
+            thanked = Reading.take(cpu)
+            after = rss_mb(server_pid)
+            results = await asyncio.gather(*tasks)
+            watcher.cancel()
+            await browser.close()
+
+    def all_of(name: str) -> list[float]:
+        return [ms for r in results for ms in getattr(r, name)]
+
+    taps = all_of("taps_ms")
+    submits = [r.submit_ms for r in results if r.submit_ms is not None]
+    opens = [r.open_ms for r in results if r.open_ms is not None]
+    errors = [f"tablet {first + j}: {r.error}" for j, r in enumerate(results) if r.error]
+    return {
+        "tablets": k,
+        "taps": len(taps),
+        "taps_expected": k * tapped,
+        "tap_p50_ms": _ms(percentile(taps, 50)),
+        "tap_p95_ms": _ms(percentile(taps, 95)),
+        "tap_max_ms": _ms(max(taps, default=None)),
+        "submit_p95_ms": _ms(percentile(submits, 95)),
+        "submit_max_ms": _ms(max(submits, default=None)),
+        "submits": len(submits),
+        "open_p95_ms": _ms(percentile(opens, 95)),
+        # Where a tap's time goes (p50 / p95 of each part, ms): "sent", the browser until it
+        # sends the widget change; "reply", until the last websocket message that came before
+        # the saved state showed (the server's callback and fragment reruns, the network and
+        # any wait for the tab's busy main thread); "drawn", the browser drawing it.
+        "tap_parts_ms": {
+            part: [
+                _ms(percentile(all_of(f"{part}_ms"), 50)),
+                _ms(percentile(all_of(f"{part}_ms"), 95)),
+            ]
+            for part in ("sent", "reply", "drawn")
+        },
+        "rss_idle_mb": round(idle, 1),
+        "rss_open_mb": round(open_rss, 1),
+        "rss_peak_mb": round(peak, 1),
+        "rss_after_submit_mb": round(after, 1),
+        "rss_per_session_mb": round((open_rss - idle) / k, 2),
+        "opening": opened.since(start),
+        "tapping": tapping_done.since(opened),
+        "tapping_per_tap": tapping_done.since(opened, per=max(1, len(taps))),
+        "submitting": thanked.since(tapping_done),
+        "loadavg_start": load0,
+        "loadavg_end_of_tapping": load1,
+        "wall_s": round(thanked.at - start.at, 1),
+        "errors": errors[:5],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", default="1,20", help="tablet counts, one server each (default 1,20)")
+    parser.add_argument(
+        "--items-per-tablet",
+        type=int,
+        default=180,
+        help="items tapped per tablet (default: all 180)",
+    )
+    parser.add_argument("--think-ms", type=int, default=0, help="pause after each saved tap")
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="seconds allowed for one step (open, tap)"
+    )
+    parser.add_argument(
+        "--streamlit",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help="a Streamlit server option for the runs, e.g. runner.postScriptGC=false (repeatable)",
+    )
+    parser.add_argument("--quick", action="store_true", help="K = 1,4 and 12 tapped items")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (server logs)")
+    args = parser.parse_args()
+    ks = [1, 4] if args.quick else [int(k) for k in args.k.split(",")]
+    tapped = 12 if args.quick else args.items_per_tablet
+    if not 1 <= tapped <= 180:
+        parser.error("--items-per-tablet is 1..180")
+
+    began = time.perf_counter()
+    load0 = loadavg()
+    tmp = Path(tempfile.mkdtemp(prefix="pingyi-bench-tablets-"))
+    try:
+        world = build(tmp, sum(ks), tapped)
+        runs: dict[str, dict[str, object]] = {}
+        offset = 0
+        for k in ks:
+            runs[f"k{k}"] = asyncio.run(
+                run_k(tmp, world, offset, k, tapped, args.think_ms, args.timeout, args.streamlit)
+            )
+            offset += k
+        counts = check(world, sum(ks))
+    finally:
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    low, high = runs[f"k{min(ks)}"], runs[f"k{max(ks)}"]
+    ratio = (
+        round(high["tap_p95_ms"] / low["tap_p95_ms"], 2)  # type: ignore[operator]
+        if high["tap_p95_ms"] and low["tap_p95_ms"]
+        else None
+    )
+    rss = high["rss_per_session_mb"]
+    met = {
+        "all_ballots_counted": counts["ballots_counted"] == counts["ballots_expected"]
+        and counts["tally_problems"] == 0
+        and counts["tallies_match_taps"],
+        "ratio": ratio is not None and ratio <= TARGETS["ratio"],
+        "rss_per_session": rss <= TARGETS["rss_per_session_mb"],  # type: ignore[operator]
+    }
+    print(
+        json.dumps(
+            {
+                "bench": "tablets",
+                **runs,
+                **counts,
+                "rss_per_session_mb": rss,
+                "ratio": ratio,
+                "targets": {
+                    "ratio_max": TARGETS["ratio"],
+                    "rss_per_session_mb_max": TARGETS["rss_per_session_mb"],
+                },
+                "met": met,
+                "items_per_tablet": tapped,
+                "think_ms": args.think_ms,
+                "streamlit_options": args.streamlit,
+                "cpus": os.cpu_count(),
+                "loadavg_before": load0,
+                "loadavg_after": loadavg(),
+                "wall_s": round(time.perf_counter() - began, 1),
+                "quick": args.quick,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -34,8 +34,13 @@ item (K sessions open, each with a full draft). rss_per_session_mb = (open - idl
 level reports it for the largest K. CPU seconds of the server tree and of the browser tree
 (chromium and Playwright's driver, i.e. this process's other descendants) and the machine's
 busy share (/proc/stat) over each phase (opening, tapping, submitting) show where the time
-goes; `tapping_per_tap` is CPU ms per tap. The browsers run on the same cores as the server
-here, unlike at a meeting, so at large K they take most of the CPU.
+goes; `tapping_per_tap` is CPU ms per tap, the browser's split by process (Playwright's
+driver; chromium's browser, renderer, gpu and utility processes). The browsers run on the same
+cores as the server here, unlike at a meeting where every tablet has its own, so at large K they
+take most of the CPU: with no think time, K tablets that each need c ms of CPU per tap on n
+cores wait about K·c/n per tap however fast the server is, and a renderer alone spends ~80 ms
+on one tap of a Streamlit page even of two cards. --think-ms puts a pause after each saved tap,
+the time an evaluator reads the next item and chooses.
 
 After the runs the database is read: ballots of the 市场经营户 group (expected: one per tablet of
 all runs), `tally.verify` (expected: no problems), and the stored tallies of the group against
@@ -361,6 +366,7 @@ class Cpu:
     server_pid: int
     server: float = 0.0
     browser: float = 0.0
+    kinds: Counter[str] = field(default_factory=Counter)  # browser CPU by process_kind
     _last: dict[int, float] = field(default_factory=dict)
 
     def sample(self) -> None:
@@ -373,6 +379,24 @@ class Cpu:
                 self.server += delta
             else:
                 self.browser += delta
+                self.kinds[process_kind(pid)] += delta
+
+
+def process_kind(pid: int) -> str:
+    """What a browser-side process is: Playwright's driver (node), or chromium's browser,
+    renderer, gpu or utility process."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            # Chromium rewrites its argv into one space-separated string.
+            argv = handle.read().replace(b"\0", b" ").decode(errors="replace").split()
+    except OSError:
+        return "gone"
+    if argv and Path(argv[0]).name == "node":
+        return "driver"
+    for arg in argv:
+        if arg.startswith("--type="):
+            return arg.removeprefix("--type=").split("-")[0]
+    return "browser"
 
 
 # ---- the tablets
@@ -481,12 +505,13 @@ class Reading:
     browser_cpu: float
     busy: int
     ticks: int
+    kinds: dict[str, float]
 
     @classmethod
     def take(cls, cpu: Cpu) -> Reading:
         cpu.sample()
         busy, ticks = machine_ticks()
-        return cls(time.perf_counter(), cpu.server, cpu.browser, busy, ticks)
+        return cls(time.perf_counter(), cpu.server, cpu.browser, busy, ticks, dict(cpu.kinds))
 
     def since(self, earlier: Reading, per: int = 1) -> dict[str, float]:
         """Seconds, CPU seconds and the machine's busy share; CPU ms per unit when per > 1."""
@@ -495,9 +520,14 @@ class Reading:
             self.browser_cpu - earlier.browser_cpu,
         )
         if per > 1:
+            kinds = {
+                kind: round((used - earlier.kinds.get(kind, 0.0)) * 1000 / per, 1)
+                for kind, used in sorted(self.kinds.items())
+            }
             return {
                 "server_cpu_ms": round(server * 1000 / per, 1),
                 "browser_cpu_ms": round(browser * 1000 / per, 1),
+                "browser_cpu_ms_by_process": kinds,
             }
         busy = (self.busy - earlier.busy) / max(1, self.ticks - earlier.ticks)
         return {

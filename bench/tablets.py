@@ -9,7 +9,8 @@ context (768×1024, touch, zh-CN) of one Debian chromium driven by Playwright's 
 tablets of a run work concurrently. A tablet opens the QR link (`slips.ballot_url`); once all
 K ballots are open they start together, and each taps one scale button per item in page order
 (tablet j taps level (i + j) mod 5 of item i: every level, 不了解 included), waiting for each
-tap to be saved before the next (no think time unless --think-ms). When every tablet of the
+tap to be saved before the next (no think time unless --think-ms), and taps 下一页 after the
+last item of each page of ten cards (`CARDS_PER_PAGE`: 3 pages). When every tablet of the
 run has tapped all its items, the server's RSS is taken and all K tap 提交评议 together (the end
 of a meeting); the contexts stay open till all are thanked.
 
@@ -26,8 +27,9 @@ no polling and no Python sleep is in the tap or submit figures):
   saved state showed (server work, network, and waiting for the tab's busy main thread);
   "drawn", → the saved state drawn;
 - submit: from the touchstart on 提交评议 until the page text contains 谢谢您的评议; p95 (and max);
-- open (informative): from `goto` of the QR link until all 180 scale rows are drawn and the
-  script run has finished, in Python wall time.
+- open (informative): from `goto` of the QR link until the first page's scale rows are drawn
+  and the script run has finished, in Python wall time;
+- page turn (informative): from tapping 下一页 until the next page's cards are drawn, likewise.
 Server RSS: VmRSS of the streamlit process and all its descendants, from /proc. Idle: after
 /_stcore/health answers, before any tab connects. Open: when all K tablets have tapped every
 item (K sessions open, each with a full draft). rss_per_session_mb = (open - idle) / K; the top
@@ -90,6 +92,7 @@ from worlds import build_bureau  # noqa: E402
 
 from pingyi import ballots, bootstrap, codes, db, slips, tally  # noqa: E402
 from pingyi.models import Ballot, GroupKey  # noqa: E402
+from pingyi.ui.ballot import CARDS_PER_PAGE, card_anchor  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [  # as tests/browser/conftest.py
@@ -104,6 +107,7 @@ TABLET = {"width": 768, "height": 1024}
 TARGETS_PER_BRANCH = (15, 15)  # 30 grassroots 普通党员, rated by 市场经营户 on 6 criteria each
 SCALE = '[data-testid="stButtonGroup"]'
 SUBMIT_LABEL = "提交评议"
+NEXT_PAGE = "下一页"
 THANKS = "谢谢您的评议"
 STARTUP_SECONDS = 60
 TARGETS = {"ratio": 3.0, "rss_per_session_mb": 30.0}
@@ -162,7 +166,8 @@ PROBE = """
   };
 })();
 """.replace("THANKS", THANKS)
-READY = """([sel, items]) => document.querySelectorAll(sel).length === items
+READY = """([sel, items, anchor]) => document.querySelectorAll(sel).length === items
+    && document.getElementById(anchor) !== null
     && window.__bench.chosen() !== null
     && !document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')"""
 
@@ -178,6 +183,18 @@ class World:
     items: tuple[tuple[int, int], ...]  # (target_id, criterion_id), in the page's order
     level_ids: tuple[int, ...]  # 好 较好 一般 差 不了解, the scale buttons' order
     codes: list[str]
+
+    @property
+    def pages(self) -> list[tuple[int, int, str]]:
+        """(first item, item count, anchor of the first card) of each page of the ballot."""
+        targets = list(dict.fromkeys(target for target, _ in self.items))
+        found = []
+        for first in range(0, len(targets), CARDS_PER_PAGE):
+            shown = set(targets[first : first + CARDS_PER_PAGE])
+            start = next(i for i, (target, _) in enumerate(self.items) if target in shown)
+            count = sum(1 for target, _ in self.items if target in shown)
+            found.append((start, count, card_anchor(targets[first])))
+        return found
 
 
 def level_index(tablet: int, item: int, levels: int) -> int:
@@ -408,6 +425,7 @@ class TabletResult:
     sent_ms: list[float] = field(default_factory=list)  # tap → first websocket message sent
     reply_ms: list[float] = field(default_factory=list)  # sent → last message received
     drawn_ms: list[float] = field(default_factory=list)  # last received → saved state shown
+    turns_ms: list[float] = field(default_factory=list)  # 下一页 → the next page drawn
     submit_ms: float | None = None
     open_ms: float | None = None
     error: str | None = None
@@ -420,6 +438,14 @@ class TabletResult:
             self.sent_ms.append(sent - tap)
             self.reply_ms.append(reply - sent)
             self.drawn_ms.append(done - reply)
+
+
+async def turn_page(page, to: tuple[int, int, str]) -> float:  # type: ignore[no-untyped-def]
+    """Tap 下一页 and wait till the next page's cards are drawn; the time it took, in ms."""
+    began = time.perf_counter()
+    await page.get_by_role("button", name=NEXT_PAGE).tap()
+    await page.wait_for_function(READY, arg=[SCALE, *to[1:]], polling=50)
+    return (time.perf_counter() - began) * 1000
 
 
 GATES = 4  # all opened · all tapped (twice: the RSS is read between) · all thanked
@@ -454,7 +480,8 @@ async def tablet(  # type: ignore[no-untyped-def]
         page.set_default_timeout(timeout_s * 1000)
         began = time.perf_counter()
         await page.goto(slips.ballot_url(world.codes[number], url))
-        await page.wait_for_function(READY, arg=[SCALE, len(world.items)], polling=100)
+        pages, shown = world.pages, 0
+        await page.wait_for_function(READY, arg=[SCALE, *pages[0][1:]], polling=100)
         result.open_ms = (time.perf_counter() - began) * 1000
         start = await page.evaluate("() => window.__bench.chosen()")
         assert start == len(world.items) - tapped, (start, tapped)
@@ -462,7 +489,11 @@ async def tablet(  # type: ignore[no-untyped-def]
         scales = page.locator(SCALE)
         levels = len(world.level_ids)
         for i in range(tapped):
-            button = scales.nth(i).locator("[role=radio]").nth(level_index(number, i, levels))
+            if shown + 1 < len(pages) and i >= pages[shown + 1][0]:
+                shown += 1
+                result.turns_ms.append(await turn_page(page, pages[shown]))
+            on_page = i - pages[shown][0]
+            button = scales.nth(on_page).locator("[role=radio]").nth(level_index(number, i, levels))
             await button.scroll_into_view_if_needed()
             await page.evaluate("n => window.__bench.arm('tap', n)", start + i + 1)
             await button.tap()
@@ -612,6 +643,8 @@ async def run_k(
         "submit_max_ms": _ms(max(submits, default=None)),
         "submits": len(submits),
         "open_p95_ms": _ms(percentile(opens, 95)),
+        "page_turn_p50_ms": _ms(percentile(all_of("turns_ms"), 50)),
+        "page_turn_p95_ms": _ms(percentile(all_of("turns_ms"), 95)),
         # Where a tap's time goes (p50 / p95 of each part, ms): "sent", the browser until it
         # sends the widget change; "reply", until the last websocket message that came before
         # the saved state showed (the server's callback and fragment reruns, the network and

@@ -28,6 +28,6 @@ if ballot is None:
 
 view.header(ballot)
 with st.container(key="ballot_top"):
-    view.progress()
+    view.progress("top")
 view.cards(ballot)
 view.submit(ballot)

@@ -392,7 +392,8 @@ def test_slips_password_strips_and_reminders_show_hostile_text_as_text(
 
 
 def test_no_page_passes_text_to_unsafe_html() -> None:
-    """`unsafe_allow_html` is used nowhere, and `st.html` only for the two static style files."""
+    """`unsafe_allow_html` is used nowhere, and `st.html` only for the two static style files
+    and the ballot's scroll to a card, a script of the card's number only."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
@@ -402,8 +403,24 @@ def test_no_page_passes_text_to_unsafe_html() -> None:
         text = path.read_text(encoding="utf-8")
         assert "unsafe_allow_html=" not in text, path
         assert "components.html(" not in text and "st.components" not in text, path
-        calls += [f"{path.name}: {m}" for m in re.findall(r"st\.html\(([^)]*)\)", text)]
-    assert sorted(calls) == ["ballot.py: _CSS", "meeting.py: _CSS"]
+        found = re.findall(r"st\.html\((.*)\)\s*$", text, flags=re.MULTILINE)
+        assert len(found) == text.count("st.html("), f"{path}: an st.html call over lines"
+        calls += [f"{path.name}: {m}" for m in found]
+    assert sorted(calls) == [
+        "ballot.py: _CSS",
+        "ballot.py: _into_view(target_id), unsafe_allow_javascript=True",
+        "meeting.py: _CSS",
+    ]
+
+
+def test_the_ballot_scroll_script_holds_a_card_number_and_nothing_else() -> None:
+    from pingyi.ui import ballot as view
+
+    script = view._into_view(42)
+    assert "getElementById('card-42')" in script
+    assert re.sub(r"card-42", "", script) == re.sub(r"card-7", "", view._into_view(7))
+    with pytest.raises(ValueError):
+        view._into_view("1'); alert('x")  # type: ignore[arg-type]
 
 
 # ---- over-long text: refused in Chinese, nothing written

@@ -45,6 +45,13 @@ WRONG = "ballot_wrong"  # wrong codes tried in this session
 LOCKED_UNTIL = "ballot_locked_until"  # time.time() when entry opens again
 SUBMITTED = "ballot_submitted"  # number of targets of the ballot just stored
 PROGRESS = "ballot_progress"  # key of the progress fragments (top and bottom)
+PAGE = "ballot_page"  # index of the page of cards shown
+TURNED = "ballot_turned"  # the page was just turned: the card to bring into view
+
+# Cards per page. The browser redraws every card on the page after each tap (~2 ms of a
+# desktop core per card, far more on a cheap phone): the vendors' 80 cards on one page cost
+# ~280 ms per tap, ten cards ~100 ms. Ballots of up to ten cards stay one page.
+CARDS_PER_PAGE = 10
 
 _CSS = Path(__file__).with_name("ballot.css")
 
@@ -198,6 +205,9 @@ def open_code(raw: str) -> Ballot | None:
         st.session_state[note_key(target_id)] = text
     st.session_state[BALLOT] = ballot
     st.session_state.pop(NOTICE, None)
+    # Back where the evaluator left off: the page of the first card not finished.
+    gaps = ballots.missing(ballot.form, ballot.answers)
+    st.session_state[PAGE] = page_of(ballot.form, gaps[0].target_id) if gaps else 0
     # A typed code goes into the address too, so a reload comes back to this ballot.
     st.query_params["code"] = code
     return ballot
@@ -218,6 +228,8 @@ def current_ballot() -> Ballot | None:
 def close(*, notice: str | None = None) -> None:
     """Forget the open ballot in this tab (its draft stays on the server)."""
     st.session_state.pop(BALLOT, None)
+    st.session_state.pop(PAGE, None)
+    st.session_state.pop(TURNED, None)
     _reset_widgets()
     st.query_params.pop("code", None)
     if notice:
@@ -294,8 +306,21 @@ def _noted(target_id: int) -> None:
     _save(ballot, target_id)
 
 
+def _restore_widgets(ballot: Ballot, card: ballots.Card) -> None:
+    """Answers into the card's widgets when it comes back on screen: Streamlit forgets the
+    state of widgets a run did not draw, as those of a page turned away from."""
+    for criterion in card.criteria:
+        key, item = answer_key(card.target_id, criterion.id), (card.target_id, criterion.id)
+        if key not in st.session_state and item in ballot.answers:
+            st.session_state[key] = ballot.answers[item]
+    note = note_key(card.target_id)
+    if note not in st.session_state and card.target_id in ballot.comments:
+        st.session_state[note] = ballot.comments[card.target_id]
+
+
 def _card(ballot: Ballot, card: ballots.Card, number: int) -> None:
     """One target: who it is, a row of scale buttons per criterion, an optional comment."""
+    _restore_widgets(ballot, card)
     levels = ballot.form.levels
     labels = {level.id: md_escape(level.label) for level in levels}
     left = sum(1 for c in card.criteria if (card.target_id, c.id) not in ballot.answers)
@@ -334,23 +359,101 @@ def _card(ballot: Ballot, card: ballots.Card, number: int) -> None:
             st.warning(status, icon=":material/cloud_off:")
 
 
+def page_count(form: ballots.BallotForm) -> int:
+    return max(1, math.ceil(len(form.cards) / CARDS_PER_PAGE))
+
+
+def page_of(form: ballots.BallotForm, target_id: int) -> int:
+    """The index of the page that shows the target's card."""
+    for index, card in enumerate(form.cards):
+        if card.target_id == target_id:
+            return index // CARDS_PER_PAGE
+    return 0
+
+
+def shown_page(form: ballots.BallotForm) -> int:
+    page = st.session_state.get(PAGE, 0)
+    return page if 0 <= page < page_count(form) else 0
+
+
+def turn_to(page: int, target_id: int | None = None) -> None:
+    """Show another page; its card of `target_id` (else its first card) comes into view."""
+    st.session_state[PAGE] = page
+    st.session_state[TURNED] = target_id
+
+
 def cards(ballot: Ballot) -> None:
-    """Every card, each its own fragment: a tap reruns that card, not the page."""
-    for number, card in enumerate(ballot.form.cards, start=1):
+    """The cards of the page shown, each its own fragment: a tap reruns that card, not the
+    page; then the page turner."""
+    page = shown_page(ballot.form)
+    first = page * CARDS_PER_PAGE
+    shown = ballot.form.cards[first : first + CARDS_PER_PAGE]
+    for number, card in enumerate(shown, start=first + 1):
         # Keyed per card so a tap can rerun its card and the progress lines together.
         st.fragment(_card, key=f"card_{card.target_id}")(ballot, card, number)
+    turner(ballot, page)
+    if TURNED in st.session_state and shown:
+        target_id = st.session_state.pop(TURNED)
+        _bring_into_view(target_id or shown[0].target_id)
+
+
+def turner(ballot: Ballot, page: int) -> None:
+    """上一页 / 下一页 under the cards, when the ballot has more than one page."""
+    pages = page_count(ballot.form)
+    if pages == 1:
+        return
+    first = page * CARDS_PER_PAGE + 1
+    last = min(first + CARDS_PER_PAGE - 1, len(ballot.form.cards))
+    back, where, forward = st.columns([2, 3, 2], vertical_alignment="center")
+    back.button(
+        "上一页",
+        icon=":material/chevron_left:",
+        width="stretch",
+        disabled=page == 0,
+        on_click=turn_to,
+        args=(page - 1,),
+    )
+    where.markdown(f"**第 {page + 1}/{pages} 页**  \n第 {first}–{last} 张")
+    forward.button(
+        "下一页",
+        icon=":material/chevron_right:",
+        type="primary",
+        width="stretch",
+        disabled=page == pages - 1,
+        on_click=turn_to,
+        args=(page + 1,),
+    )
+
+
+def _into_view(target_id: int) -> str:
+    """A script that scrolls the card of `target_id` to the top, once it is drawn. Nothing
+    in it but the card's number."""
+    anchor = card_anchor(int(target_id))
+    return (
+        "<script>(() => { let tries = 20; const go = () => {"
+        f" const heading = document.getElementById('{anchor}');"
+        " if (heading) heading.scrollIntoView({block: 'start'});"
+        " else if (tries-- > 0) requestAnimationFrame(go); }; go(); })();</script>"
+    )
+
+
+def _bring_into_view(target_id: int) -> None:
+    """Scroll to a card of the page just turned to (the button that turned it may be at the
+    bottom of the page)."""
+    st.html(_into_view(target_id), unsafe_allow_javascript=True)
 
 
 # ---- progress, submit, thanks
 
 
 @st.fragment(key=PROGRESS)
-def progress() -> None:
-    """已完成 n/N and a link to the first card not finished yet.
+def progress(where: str) -> None:
+    """已完成 n/N and the way to the first card not finished yet: a link on this page, a
+    button that turns to its page otherwise.
 
-    Drawn at the top and above the submit button; both are this one keyed fragment, which
-    every tap reruns together with its card, so the count is right after each tap without
-    rerunning the whole page (a vendors' ballot has 80 cards).
+    Drawn at the top and above the submit button (`where`); both are this one keyed fragment,
+    which every tap reruns together with its card, so the count is right after each tap
+    without rerunning the whole page (a vendors' ballot has 80 cards).
     """
     ballot: Ballot | None = st.session_state.get(BALLOT)
     if ballot is None:
@@ -364,29 +467,35 @@ def progress() -> None:
         done / total if total else 1.0,
         text=f"**已完成 {done}/{total}** 张 · 已选 {chosen}/{items} 项",
     )
-    if gaps:
-        first = gaps[0]
+    if not gaps:
+        st.markdown(":green[全部评完,请提交。] [去提交 :material/arrow_downward:](#submit)")
+        return
+    first = gaps[0]
+    page = page_of(ballot.form, first.target_id)
+    if page == shown_page(ballot.form):
         st.markdown(
             f"[下一张未完成:{md_escape(first.name)} :material/arrow_downward:]"
             f"(#{card_anchor(first.target_id)})"
         )
-    else:
-        st.markdown(":green[全部评完,请提交。] [去提交 :material/arrow_downward:](#submit)")
+    elif st.button(
+        f"下一张未完成:{md_escape(first.name)}(第 {page + 1} 页)",
+        key=f"jump_{where}",
+        icon=":material/arrow_forward:",
+    ):
+        turn_to(page, first.target_id)
+        st.rerun(scope="app")
 
 
 def submit(ballot: Ballot) -> None:
     """提交评议: refused with the missing cards when incomplete; stored at most once."""
     st.subheader("提交", anchor="submit")
     with st.container(key="ballot_bottom"):
-        progress()
+        progress("bottom")
     if not st.button(SUBMIT_LABEL, type="primary", width="stretch", icon=":material/send:"):
         return
     gaps = ballots.missing(ballot.form, ballot.answers)
     if gaps:
-        links = "\n".join(
-            f"- [{md_escape(card.name)}](#{card_anchor(card.target_id)})" for card in gaps
-        )
-        st.error(f"还有 {len(gaps)} 张评议卡没有评完,请补全后再提交:\n\n{links}")
+        st.error(f"还有 {len(gaps)} 张评议卡没有评完,请补全后再提交:\n\n{_gap_list(ballot, gaps)}")
         return
     try:
         receipt = ballots.submit_with_retry(
@@ -410,6 +519,19 @@ def submit(ballot: Ballot) -> None:
     st.session_state[SUBMITTED] = receipt.targets
     close()
     st.rerun()
+
+
+def _gap_list(ballot: Ballot, gaps: list[ballots.Card]) -> str:
+    """The cards not finished: links to those on this page, the page of the others."""
+    shown = shown_page(ballot.form)
+    lines = []
+    for card in gaps:
+        name, page = md_escape(card.name), page_of(ballot.form, card.target_id)
+        if page == shown:
+            lines.append(f"- [{name}](#{card_anchor(card.target_id)})")
+        else:
+            lines.append(f"- {name}(第 {page + 1} 页)")
+    return "\n".join(lines)
 
 
 def header(ballot: Ballot) -> None:

@@ -29,8 +29,8 @@ VIEWPORTS = {
 TOUCH_MIN = 44  # px, the smallest comfortable touch target
 
 
-def issue(server, count: int = 1) -> list[str]:  # type: ignore[no-untyped-def]
-    out = server.cli("codes", "issue", "--group", "all_staff", "--count", str(count)).stdout
+def issue(server, count: int = 1, group: str = "all_staff") -> list[str]:  # type: ignore[no-untyped-def]
+    out = server.cli("codes", "issue", "--group", group, "--count", str(count)).stdout
     found = re.findall(r"^[A-Z0-9]{8}$", out, flags=re.MULTILINE)
     assert len(found) == count, out
     return found
@@ -244,3 +244,56 @@ def test_a_typed_code_opens_the_ballot_and_a_wrong_one_says_why(demo_app, new_pa
     assert page.locator(SCALE).count() == ITEMS
     assert f"code={code}" in page.url  # a reload comes back to this ballot
     assert page.locator(EXCEPTION).count() == 0
+
+
+def card_headings(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.evaluate("() => [...document.querySelectorAll('h3[id^=\"card-\"]')].map(h => h.id)")
+
+
+def test_a_long_ballot_turns_its_pages_on_a_phone_and_keeps_every_answer(
+    demo_app, new_page, settle
+):  # type: ignore[no-untyped-def]
+    """The vendors' 80 cards, ten a page: 下一页 at the bottom brings the next page's first
+    card into view under the progress line; answers of a page turned away from come back."""
+    (code,) = issue(demo_app, group="vendors")
+    engine = db.make_engine(demo_app.env["PINGYI_DATABASE_URL"])
+    try:
+        with db.session(engine) as s:
+            form = ballots.open_code(session=s, code=code).form
+    finally:
+        engine.dispose()
+    anchors = [f"card-{card.target_id}" for card in form.cards]
+    page = new_page(**VIEWPORTS["phone"])
+    page.goto(slips.ballot_url(code, demo_app.url))
+    settle(page, "第 1/8 页")
+    assert card_headings(page) == anchors[:10]
+    first_page = sum(len(card.criteria) for card in form.cards[:10])
+    assert page.locator(SCALE).count() == first_page
+    for index in range(3):
+        tap_item(page, index)
+    page.get_by_text(f"已选 3/{len(form.items)} 项").first.wait_for(timeout=30_000)
+
+    page.get_by_role("button", name="下一页").tap()
+    settle(page, "第 2/8 页")
+    assert card_headings(page) == anchors[10:20]
+    page.wait_for_timeout(500)
+    bar = page.locator(".st-key-ballot_top").bounding_box()
+    heading = page.locator(f"h3#{anchors[10]}").bounding_box()
+    assert bar["y"] + bar["height"] <= heading["y"] < VIEWPORTS["phone"]["height"] / 2
+    assert_fits_and_touchable_page(page)
+    shoot(page, "ballot-phone-page-2")
+    # The first card not finished is on page 1: one tap from the progress line.
+    page.locator(".st-key-ballot_top").get_by_role("button", name="下一张未完成").tap()
+    settle(page, "第 1/8 页")
+    assert card_headings(page) == anchors[:10]
+    assert checked_levels(page)[:4] == [level(0), level(1), level(2), None]
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def assert_fits_and_touchable_page(page) -> None:  # type: ignore[no-untyped-def]
+    """No sideways scrolling; 上一页 and 下一页 big enough to tap."""
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+    for name in ("上一页", "下一页"):
+        box = page.get_by_role("button", name=name).bounding_box()
+        assert box["height"] >= TOUCH_MIN and box["width"] >= TOUCH_MIN, (name, box)

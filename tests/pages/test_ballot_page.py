@@ -470,3 +470,130 @@ def test_another_code_can_follow_on_a_shared_tablet(issue: Callable[..., list[st
     at.button[0].click().run()
     assert len(at.segmented_control) == 55
     assert all(sc.value is None for sc in at.segmented_control)  # nothing of the first ballot
+
+
+# ---- a ballot of more than one page: the vendors' 80 cards
+
+
+@pytest.fixture
+def vendors_code(issue: Callable[..., list[str]]) -> str:
+    return issue(group=GroupKey.VENDORS)[0]
+
+
+def shown_cards(at: AppTest) -> list[str]:
+    return [h.value for h in at.subheader if h.value != "提交"]
+
+
+def turn(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_long_ballot_shows_ten_cards_a_page_and_turns_both_ways(vendors_code: str) -> None:
+    form = form_of(vendors_code)
+    assert len(form.cards) == 80
+    names = [view.md_escape(card.name) for card in form.cards]
+    at = open_page(vendors_code)
+    assert shown_cards(at) == names[:10]
+    assert len(at.segmented_control) == sum(len(c.criteria) for c in form.cards[:10])
+    assert "第 1/8 页" in texts(at) and "第 1–10 张" in texts(at)
+    back = next(b for b in at.button if b.label == "上一页")
+    assert back.disabled
+
+    turn(at, "下一页")
+    assert shown_cards(at) == names[10:20]
+    assert "第 2/8 页" in texts(at) and "第 11/80 张" in texts(at)
+    for _ in range(6):
+        turn(at, "下一页")
+    assert shown_cards(at) == names[70:80]
+    assert next(b for b in at.button if b.label == "下一页").disabled
+    turn(at, "上一页")
+    assert shown_cards(at) == names[60:70]
+
+
+def test_answers_on_a_page_turned_away_from_are_shown_again(vendors_code: str) -> None:
+    form = form_of(vendors_code)
+    at = open_page(vendors_code)
+    first = form.cards[0]
+    for number, criterion in enumerate(first.criteria):
+        tap(at, first.target_id, criterion.id, form.levels[number % 5].id)
+    at.text_area(key=view.note_key(first.target_id)).input("<b>很好</b>").run()
+    turn(at, "下一页")
+    turn(at, "上一页")
+    for number, criterion in enumerate(first.criteria):
+        widget = at.segmented_control(key=view.answer_key(first.target_id, criterion.id))
+        assert widget.value == form.levels[number % 5].id
+    assert at.text_area(key=view.note_key(first.target_id)).value == "<b>很好</b>"
+    answers, comments = draft_of(vendors_code)
+    assert len(answers) == len(first.criteria) and comments == {first.target_id: "<b>很好</b>"}
+
+
+def test_a_reopened_long_ballot_starts_on_the_page_of_the_first_card_not_finished(
+    vendors_code: str,
+) -> None:
+    form = form_of(vendors_code)
+    finished = form.cards[:34]
+    save(
+        vendors_code,
+        {(c.target_id, k.id): form.levels[0].id for c in finished for k in c.criteria},
+    )
+    at = open_page(vendors_code)
+    assert shown_cards(at)[0] == view.md_escape(form.cards[30].name)
+    assert "第 4/8 页" in texts(at) and "已完成 34/80" in texts(at)
+    # The first card not finished is on this page: a link to it, no button.
+    assert f"#{view.card_anchor(form.cards[34].target_id)}" in texts(at)
+
+
+def test_the_next_card_not_finished_on_another_page_is_one_tap_away(vendors_code: str) -> None:
+    form = form_of(vendors_code)
+    save(
+        vendors_code,
+        {item: form.levels[1].id for item in form.items if item[0] != form.cards[45].target_id},
+    )
+    at = open_page(vendors_code)
+    assert "第 5/8 页" in texts(at)
+    turn(at, "上一页")
+    turn(at, "上一页")
+    jump = [b for b in at.button if b.label.startswith("下一张未完成")]
+    assert len(jump) == 2  # at the top and above 提交评议
+    assert "(第 5 页)" in jump[0].label
+    jump[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "第 5/8 页" in texts(at)
+    assert view.md_escape(form.cards[45].name) in shown_cards(at)
+
+
+def test_a_long_ballot_not_finished_names_the_pages_of_its_missing_cards(vendors_code: str) -> None:
+    form = form_of(vendors_code)
+    missing = (form.cards[3], form.cards[72])
+    skip = {card.target_id for card in missing}
+    save(vendors_code, {item: form.levels[0].id for item in form.items if item[0] not in skip})
+    at = open_page(vendors_code)
+    assert "第 1/8 页" in texts(at)
+    _submit(at)
+    message = next(e.value for e in at.error)
+    assert "还有 2 张评议卡没有评完" in message
+    assert f"(#{view.card_anchor(missing[0].target_id)})" in message  # on this page: a link
+    assert f"{view.md_escape(missing[1].name)}(第 8 页)" in message
+    assert ballot_count() == 0
+
+
+def test_a_long_ballot_tapped_across_pages_is_stored_once(vendors_code: str, round_id: int) -> None:
+    form = form_of(vendors_code)
+    last_page = form.cards[70:]
+    save(
+        vendors_code,
+        {(c.target_id, k.id): form.levels[2].id for c in form.cards[:70] for k in c.criteria},
+    )
+    at = open_page(vendors_code)
+    assert "第 8/8 页" in texts(at)
+    for card in last_page:
+        for criterion in card.criteria:
+            tap(at, card.target_id, criterion.id, form.levels[0].id)
+    assert "已完成 80/80" in texts(at)
+    _submit(at)
+    assert any(view.THANKS in h.value for h in at.header)
+    assert ballot_count() == 1
+    with db.session() as s:
+        assert tally.verify(session=s, round_id=round_id) == []

@@ -50,7 +50,7 @@ TURNED = "ballot_turned"  # the page was just turned: the card to bring into vie
 
 # Cards per page. The browser redraws every card on the page after each tap (~2 ms of a
 # desktop core per card, far more on a cheap phone): the vendors' 80 cards on one page cost
-# ~280 ms per tap, ten cards ~100 ms. Ballots of up to ten cards stay one page.
+# ~280 ms per tap, ten cards ~90 ms. Ballots of up to ten cards stay one page.
 CARDS_PER_PAGE = 10
 
 _CSS = Path(__file__).with_name("ballot.css")

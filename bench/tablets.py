@@ -66,15 +66,10 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,6 +82,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 # bench never touches the app's data directory.
 os.environ.setdefault("PINGYI_SECRET_KEY", secrets.token_hex(32))
 
+from appserver import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ServerDidNotStart,
+    app_env,
+    free_port,
+    running_streamlit,
+)
 from sqlalchemy import func, select  # noqa: E402
 from worlds import build_bureau  # noqa: E402
 
@@ -94,22 +97,12 @@ from pingyi import ballots, bootstrap, codes, db, slips, tally  # noqa: E402
 from pingyi.models import Ballot, GroupKey  # noqa: E402
 from pingyi.ui.ballot import CARDS_PER_PAGE, card_anchor  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # as tests/browser/conftest.py
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TABLET = {"width": 768, "height": 1024}
 TARGETS_PER_BRANCH = (15, 15)  # 30 grassroots 普通党员, rated by 市场经营户 on 6 criteria each
 SCALE = '[data-testid="stButtonGroup"]'
 SUBMIT_LABEL = "提交评议"
 NEXT_PAGE = "下一页"
 THANKS = "谢谢您的评议"
-STARTUP_SECONDS = 60
 TARGETS = {"ratio": 3.0, "rss_per_session_mb": 30.0}
 
 # Installed in every tab before the app's scripts. `arm(kind, n)` before a tap; `wait()` is a
@@ -261,65 +254,17 @@ def check(world: World, tablets: int) -> dict[str, object]:
 # ---- the server and /proc
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(directory: Path, world: World, flags: list[str]) -> Iterator[tuple[str, int]]:
     """`streamlit run app.py` on a free port, on the world's database: (url, pid). `flags`
     are more Streamlit options, as `runner.postScriptGC=false`."""
-    port = _free_port()
-    env = dict(
-        os.environ,
-        PINGYI_DATABASE_URL=world.url,
-        PINGYI_DATA_DIR=str(directory),
-        PYTHONUNBUFFERED="1",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless=true",
-        f"--server.port={port}",
-        "--server.address=127.0.0.1",
-        "--server.fileWatcherType=none",
-        "--browser.gatherUsageStats=false",
-        *(f"--{flag}" for flag in flags),
-    ]
-    log = directory / f"streamlit-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
+    port = free_port()
+    env = app_env(directory, world.url)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"streamlit did not answer in {STARTUP_SECONDS} s")
-            time.sleep(0.3)
-        yield url, process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        with running_streamlit(port, env, directory / f"streamlit-{port}.log", flags) as process:
+            yield f"http://127.0.0.1:{port}", process.pid
+    except ServerDidNotStart as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def tree(pid: int) -> list[int]:
@@ -590,7 +535,9 @@ async def run_k(
         time.sleep(1)  # let the fresh server settle before the idle reading
         idle = rss_mb(server_pid)
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
             cpu = Cpu(server_pid)
             load0 = loadavg()
             start = Reading.take(cpu)

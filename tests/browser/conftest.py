@@ -9,33 +9,25 @@ Screenshots go to test-artifacts/ (gitignored) through `screenshot(page, name)`.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from appserver import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    ServerDidNotStart,
+    app_env,
+    free_port,
+    running_streamlit,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-STARTUP_SECONDS = 60
 OFFICE, OFFICE_PASSWORD = "office", "office-pass-1"  # the 管理员 of `demo_app`
 
 
@@ -59,40 +51,6 @@ class AppServer:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _app_env(
-    directory: Path, database_url: str | None, extra_env: Mapping[str, str] | None
-) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        PINGYI_DATABASE_URL=database_url or f"sqlite:///{directory / 'pingyi.db'}",
-        PINGYI_DATA_DIR=str(directory),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra_env or {})
-    return env
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"streamlit did not answer in {STARTUP_SECONDS} s:\n{log.read_text()}")
-
-
 @contextmanager
 def serve_app(
     directory: Path,
@@ -105,48 +63,20 @@ def serve_app(
     on `database_url` (several servers may share one PostgreSQL database); `extra_env` adds
     to or overrides the server's environment (PINGYI_SECRET_KEY…)."""
     directory.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     server = AppServer(
         url=f"http://127.0.0.1:{port}",
-        env=_app_env(directory, database_url, extra_env),
+        env=app_env(directory, database_url, extra_env),
         log=directory / "streamlit.log",
     )
     if demo:
         server.cli("demo")
         server.cli("create-admin", OFFICE, "--name", "领导小组办公室", stdin=OFFICE_PASSWORD)
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless=true",
-        f"--server.port={port}",
-        "--server.address=127.0.0.1",
-        "--server.fileWatcherType=none",
-        "--browser.gatherUsageStats=false",
-    ]
-    with server.log.open("wb") as log:
-        # Its own process group, so stopping it also stops anything it started.
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=server.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     try:
-        _wait_healthy(server.url, process, server.log)
-        yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        with running_streamlit(port, server.env, server.log):
+            yield server
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

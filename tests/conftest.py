@@ -10,10 +10,12 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+from pgtools import scratch_database, scratch_name
 from sqlalchemy import Engine, create_engine, text
 
 from pingyi import bootstrap, db
@@ -64,38 +66,48 @@ def _pg_admin() -> Engine | None:
     return admin
 
 
-def _pg_url(database: str) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
-
-
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Engine]:
     admin = _pg_admin()
     if admin is None:
         pytest.skip(f"PostgreSQL does not answer at {PG_ADMIN_URL}; PostgreSQL tests skipped")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {PG_TEMPLATE}"))
-    template_engine = db.make_engine(_pg_url(PG_TEMPLATE))
-    bootstrap.initialize(template_engine)
-    template_engine.dispose()
-    yield admin
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)"))
+    with scratch_database(admin, PG_TEMPLATE) as url:
+        template_engine = db.make_engine(url)
+        bootstrap.initialize(template_engine)
+        template_engine.dispose()
+        yield admin
     admin.dispose()
 
 
 @pytest.fixture
 def pg_engine(pg_admin: Engine) -> Iterator[Engine]:
-    name = f"pingyi_t_{os.getpid()}_{next(_counter)}"
-    with pg_admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}"))
-    engine = db.make_engine(_pg_url(name))
-    yield engine
-    engine.dispose()
-    with pg_admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with scratch_database(pg_admin, scratch_name("pingyi_t"), template=PG_TEMPLATE) as url:
+        engine = db.make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[[str], AbstractContextManager[Engine]]:
+    """`with empty_database("sqlite" or "postgresql") as engine:` a database with nothing in
+    it at all (no tables, no alembic_version), gone afterwards."""
+
+    @contextmanager
+    def make(backend: str) -> Iterator[Engine]:
+        if backend == "sqlite":
+            engine = db.make_engine(f"sqlite:///{tmp_path / f'empty-{next(_counter)}.db'}")
+            yield engine
+            engine.dispose()
+            return
+        admin: Engine = request.getfixturevalue("pg_admin")
+        with scratch_database(admin, scratch_name("pingyi_empty")) as url:
+            engine = db.make_engine(url)
+            yield engine
+            engine.dispose()
+
+    return make
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

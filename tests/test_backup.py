@@ -8,11 +8,10 @@ over data refuses without --replace; a backup of the previous release is upgrade
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -32,8 +31,6 @@ from pingyi.models import (
     Rating,
     Tally,
 )
-
-_counter = itertools.count()
 
 
 def point_cli_at(bind: Engine, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
@@ -60,24 +57,11 @@ def app_db(engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
 
 @pytest.fixture
 def new_database(
-    app_db: Engine, request: pytest.FixtureRequest, tmp_path: Path
+    app_db: Engine, empty_database: Callable[[str], AbstractContextManager[Engine]]
 ) -> Iterator[Engine]:
     """Another database on the same backend, with nothing in it at all."""
-    if db.is_sqlite(app_db):
-        other = db.make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with empty_database("sqlite" if db.is_sqlite(app_db) else "postgresql") as other:
         yield other
-        other.dispose()
-        return
-    admin: Engine = request.getfixturevalue("pg_admin")
-    name = f"pingyi_bak_{os.getpid()}_{next(_counter)}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    other = db.make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-    yield other
-    other.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def counts(bind: Engine) -> dict[str, int]:

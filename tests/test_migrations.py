@@ -9,17 +9,15 @@ draft, fresh), two ballots with their ratings, a comment, and the tallies.
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
-import os
 import secrets
 import sys
 import types
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pgtools import scratch_database, scratch_name
 from sqlalchemy import Connection, Engine, MetaData, func, inspect, select, text
 from sqlmodel import col
 
@@ -46,7 +45,6 @@ from pingyi import (
 from pingyi.models import Ballot, Draft, EvaluationCode, Template
 
 PREVIOUS = "0001"  # the schema of the release before this one
-_counter = itertools.count()
 
 
 def head() -> str:
@@ -89,23 +87,12 @@ def row_counts(bind: Engine) -> dict[str, int]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def empty_engine(
+    request: pytest.FixtureRequest, empty_database: Callable[[str], AbstractContextManager[Engine]]
+) -> Iterator[Engine]:
     """A database with nothing in it at all: no tables, no alembic_version."""
-    if request.param == "sqlite":
-        engine = db.make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with empty_database(request.param) as engine:
         yield engine
-        engine.dispose()
-        return
-    admin: Engine = request.getfixturevalue("pg_admin")
-    name = f"pingyi_migr_{os.getpid()}_{next(_counter)}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine = db.make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 # ---- from empty
@@ -468,33 +455,27 @@ def test_app_processes_starting_together_on_a_new_database_migrate_and_seed_it_o
 ) -> None:
     # See test_concurrency: a spawned child must not re-run app.py as its __main__.
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
-    name = f"pingyi_migr_{os.getpid()}_{next(_counter)}"
-    with pg_admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    url = pg_admin.url.set(database=name).render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(4), context.Queue()
-    processes = [
-        context.Process(target=_start_in_process, args=(url, start, results)) for _ in range(4)
-    ]
-    engine = db.make_engine(url)
-    try:
-        for process in processes:
-            process.start()
-        outcomes = Counter(results.get(timeout=120) for _ in processes)
-        assert outcomes == Counter(ok=4)
-        assert revision_of(engine) == head()
-        counts = row_counts(engine)
-        assert counts["evaluator_group"] == 3
-        assert counts["template"] == 4
-        assert counts["scale_level"] == len(criteria.DEFAULT_SCALE)
-        assert counts["criterion"] == sum(len(c) for c in criteria.DEFAULT_CRITERIA.values())
-    finally:
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
-        engine.dispose()
-        with pg_admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with scratch_database(pg_admin, scratch_name("pingyi_migr")) as url:
+        context = multiprocessing.get_context("spawn")
+        start, results = context.Barrier(4), context.Queue()
+        processes = [
+            context.Process(target=_start_in_process, args=(url, start, results)) for _ in range(4)
+        ]
+        engine = db.make_engine(url)
+        try:
+            for process in processes:
+                process.start()
+            outcomes = Counter(results.get(timeout=120) for _ in processes)
+            assert outcomes == Counter(ok=4)
+            assert revision_of(engine) == head()
+            counts = row_counts(engine)
+            assert counts["evaluator_group"] == 3
+            assert counts["template"] == 4
+            assert counts["scale_level"] == len(criteria.DEFAULT_SCALE)
+            assert counts["criterion"] == sum(len(c) for c in criteria.DEFAULT_CRITERIA.values())
+        finally:
+            for process in processes:
+                process.join(timeout=30)
+                if process.is_alive():
+                    process.kill()
+            engine.dispose()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from pgtools import scratch_database, scratch_name
+from sqlalchemy import Engine, func, select
 from sqlmodel import col
 from test_ballot_browser import ITEMS, SCALE, VIEWPORTS, issue, level
 
@@ -48,13 +48,8 @@ TIMEOUT = 120_000  # ms; 20 tablets and two servers share two cores
 @pytest.fixture
 def shared_database(pg_admin: Engine) -> Iterator[str]:
     """A new, empty PostgreSQL database; skipped (saying why) when PostgreSQL is not there."""
-    name = f"pingyi_replicas_{os.getpid()}"
-    with pg_admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    yield pg_admin.url.set(database=name).render_as_string(hide_password=False)
-    with pg_admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with scratch_database(pg_admin, scratch_name("pingyi_replicas")) as url:
+        yield url
 
 
 class Clock:

@@ -197,12 +197,9 @@ def open_code(raw: str) -> Ballot | None:
         answers=dict(opened.answers),
         comments=dict(opened.comments),
     )
-    # The widgets start from the draft: a reload or another device shows every answer.
+    # Nothing of another ballot stays in the widgets; each card fills its own from the draft
+    # when drawn (`_restore_widgets`), so a reload or another device shows every answer.
     _reset_widgets()
-    for (target_id, criterion_id), level_id in ballot.answers.items():
-        st.session_state[answer_key(target_id, criterion_id)] = level_id
-    for target_id, text in ballot.comments.items():
-        st.session_state[note_key(target_id)] = text
     st.session_state[BALLOT] = ballot
     st.session_state.pop(NOTICE, None)
     # Back where the evaluator left off: the page of the first card not finished.
@@ -307,8 +304,8 @@ def _noted(target_id: int) -> None:
 
 
 def _restore_widgets(ballot: Ballot, card: ballots.Card) -> None:
-    """Answers into the card's widgets when it comes back on screen: Streamlit forgets the
-    state of widgets a run did not draw, as those of a page turned away from."""
+    """Answers into the card's widgets when it is drawn without them: a ballot just opened,
+    or a page turned back to (Streamlit forgets the state of widgets a run did not draw)."""
     for criterion in card.criteria:
         key, item = answer_key(card.target_id, criterion.id), (card.target_id, criterion.id)
         if key not in st.session_state and item in ballot.answers:

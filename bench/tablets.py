@@ -8,9 +8,11 @@ cadres=False)` gives 30 grassroots 普通党员 that 市场经营户 rate on 6 c
 context (768×1024, touch, zh-CN) of one Debian chromium driven by Playwright's async API; the K
 tablets of a run work concurrently. A tablet opens the QR link (`slips.ballot_url`); once all
 K ballots are open they start together, and each taps one scale button per item in page order
-(tablet j taps level (i + j) mod 5 of item i: every level, 不了解 included), waiting for each
-tap to be saved before the next (no think time unless --think-ms), and taps 下一页 after the
-last item of each page of ten cards (`CARDS_PER_PAGE`: 3 pages). When every tablet of the
+(tablet j taps level (i + j) mod 5 of item i: every level, 不了解 included), waits for each
+tap to be saved, then for an evaluator's pause (`THINK_MS` ± `SPREAD`, drawn anew each time:
+1.5–4.5 s, --think-ms) before the next, and taps 下一页 after the last item of each page of ten
+cards (`CARDS_PER_PAGE`: 3 pages). A tap is a touch at the button's centre
+(`page.touchscreen.tap`), aimed by one script in the page (`AIM`). When every tablet of the
 run has tapped all its items, the server's RSS is taken and all K tap 提交评议 together (the end
 of a meeting); the contexts stay open till all are thanked.
 
@@ -39,17 +41,18 @@ busy share (/proc/stat) over each phase (opening, tapping, submitting) show wher
 goes; `tapping_per_tap` is CPU ms per tap, the browser's split by process (Playwright's
 driver; chromium's browser, renderer, gpu and utility processes). The browsers run on the same
 cores as the server here, unlike at a meeting where every tablet has its own, so at large K they
-take most of the CPU: with no think time, K tablets that each need c ms of CPU per tap on n
-cores wait about K·c/n per tap however fast the server is, and a renderer alone spends ~80 ms
-on one tap of a Streamlit page even of two cards. --think-ms puts a pause after each saved tap,
-the time an evaluator reads the next item and chooses.
+take most of the CPU. A renderer spends ~90 ms of a core here on one tap of any Streamlit page
+(a fragment rerun redrawn by Streamlit's frontend; a page of one fragment and a dozen buttons
+costs the same), so with --think-ms 0 (machine pace) K tablets that each need c ≈ 130 ms of
+CPU per tap on n cores wait about K·c/n ≈ 1.3 s per tap at K = 20 on 2 cores, however fast
+the server is: the ratio then measures the browsers, not the app.
 
 After the runs the database is read: ballots of the 市场经营户 group (expected: one per tablet of
 all runs), `tally.verify` (expected: no problems), and the stored tallies of the group against
 what the tablets tapped (expected: equal). ratio = p95 tap → saved at the largest K / at K=1.
 Targets: every ballot counted, ratio ≤ 3, RSS per session ≤ 30 MB. Prints one JSON line.
 
-    python bench/tablets.py [--k 1,20] [--items-per-tablet 180] [--think-ms 0]
+    python bench/tablets.py [--k 1,20] [--items-per-tablet 180] [--think-ms 3000]
                             [--streamlit OPTION=VALUE ...] [--quick] [--keep]
 
 --quick: K = 1 and 4, 12 tapped items per tablet (the rest are put in the code's draft through
@@ -64,6 +67,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import shutil
 import statistics
@@ -104,6 +108,11 @@ SUBMIT_LABEL = "提交评议"
 NEXT_PAGE = "下一页"
 THANKS = "谢谢您的评议"
 TARGETS = {"ratio": 3.0, "rss_per_session_mb": 30.0}
+# An evaluator's pace: read the next item (a criterion of a few characters, about a colleague
+# or a neighbour's stall keeper) and choose among five buttons; 1.5–4.5 s, about 9 minutes for
+# the 180 items. Each pause is drawn anew, so the tablets do not tap in lockstep.
+THINK_MS = 3000
+SPREAD = 0.5  # each pause is uniform in THINK_MS · (1 ± SPREAD)
 
 # Installed in every tab before the app's scripts. `arm(kind, n)` before a tap; `wait()` is a
 # promise of {tap, done} (performance.now() of the touchstart and of the saved state).
@@ -159,11 +168,39 @@ PROBE = """
   };
 })();
 """.replace("THANKS", THANKS)
+# Before a tap: scroll the scale button into view if it is not, wait till it has stood still
+# for two frames (the page may still be scrolling to a card), arm the probe, and return the
+# button's centre for a touch there. One call, no actionability polling: Playwright's own
+# locator.tap() costs the tab and the driver ~40 ms of CPU per tap (scrolling, stability
+# frames, hit tests), which the 20 tablets' browsers would take from the same cores.
+AIM = """async ([sel, row, level, expect]) => {
+  const button = document.querySelectorAll(sel)[row].querySelectorAll('[role=radio]')[level];
+  const centre = box => [box.left + box.width / 2, box.top + box.height / 2];
+  const hit = box => button.contains(document.elementFromPoint(...centre(box)));
+  // Off screen, or under the sticky progress line at the top.
+  if (!hit(button.getBoundingClientRect())) button.scrollIntoView({block: 'center'});
+  const frame = () => new Promise(resolve => requestAnimationFrame(resolve));
+  let [still, last] = [0, null];
+  for (let frames = 0; still < 2 && frames < 120; frames++) {
+    await frame();
+    const now = button.getBoundingClientRect();
+    still = last && now.top === last.top && now.left === last.left ? still + 1 : 0;
+    last = now;
+  }
+  if (!hit(last)) throw new Error('scale button covered');
+  window.__bench.arm('tap', expect);
+  return centre(last);
+}"""
 READY = """([sel, items, anchor]) => document.querySelectorAll(sel).length === items
     && document.getElementById(anchor) !== null
     && window.__bench.chosen() !== null
     && !document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')"""
 
+# The card's name is near the top, below the sticky progress line (its scroll-margin-top).
+SCROLLED = """anchor => {
+  const top = document.getElementById(anchor).getBoundingClientRect().top;
+  return top >= 0 && top < window.innerHeight / 3;
+}"""
 
 # ---- the database, built before any server starts
 
@@ -390,7 +427,10 @@ async def turn_page(page, to: tuple[int, int, str]) -> float:  # type: ignore[no
     began = time.perf_counter()
     await page.get_by_role("button", name=NEXT_PAGE).tap()
     await page.wait_for_function(READY, arg=[SCALE, *to[1:]], polling=50)
-    return (time.perf_counter() - began) * 1000
+    took = (time.perf_counter() - began) * 1000
+    # The page then scrolls its first card to the top (`_into_view`): no tap before it has.
+    await page.wait_for_function(SCROLLED, arg=to[2], polling=50)
+    return took
 
 
 GATES = 4  # all opened · all tapped (twice: the RSS is read between) · all thanked
@@ -431,22 +471,21 @@ async def tablet(  # type: ignore[no-untyped-def]
         start = await page.evaluate("() => window.__bench.chosen()")
         assert start == len(world.items) - tapped, (start, tapped)
         await through_gate()  # every tablet starts tapping with every ballot open
-        scales = page.locator(SCALE)
         levels = len(world.level_ids)
+        pace = random.Random(number)  # each tablet its own evaluator's rhythm, the same each run
         for i in range(tapped):
             if shown + 1 < len(pages) and i >= pages[shown + 1][0]:
                 shown += 1
                 result.turns_ms.append(await turn_page(page, pages[shown]))
             on_page = i - pages[shown][0]
-            button = scales.nth(on_page).locator("[role=radio]").nth(level_index(number, i, levels))
-            await button.scroll_into_view_if_needed()
-            await page.evaluate("n => window.__bench.arm('tap', n)", start + i + 1)
-            await button.tap()
+            where = [SCALE, on_page, level_index(number, i, levels), start + i + 1]
+            x, y = await page.evaluate(AIM, where)
+            await page.touchscreen.tap(x, y)
             result.add(
                 await asyncio.wait_for(page.evaluate("() => window.__bench.wait()"), timeout_s)
             )
             if think_ms:
-                await asyncio.sleep(think_ms / 1000)
+                await asyncio.sleep(pace.uniform(1 - SPREAD, 1 + SPREAD) * think_ms / 1000)
         await through_gate()  # the RSS with K full sessions is read here
         await through_gate()
         button = page.get_by_role("button", name=SUBMIT_LABEL)
@@ -456,7 +495,7 @@ async def tablet(  # type: ignore[no-untyped-def]
         mark = await asyncio.wait_for(page.evaluate("() => window.__bench.wait()"), timeout_s)
         result.submit_ms = mark["done"] - mark["tap"]
     except Exception as exc:  # reported in the JSON; the other tablets go on
-        result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        result.error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
     finally:
         while passed < GATES:  # every session stays open till all are thanked
             await through_gate()
@@ -628,7 +667,12 @@ def main() -> None:
         default=180,
         help="items tapped per tablet (default: all 180)",
     )
-    parser.add_argument("--think-ms", type=int, default=0, help="pause after each saved tap")
+    parser.add_argument(
+        "--think-ms",
+        type=int,
+        default=THINK_MS,
+        help=f"mean pause after a saved tap, ±{SPREAD * 100:.0f}%% (default {THINK_MS}; 0: none)",
+    )
     parser.add_argument(
         "--timeout", type=float, default=900, help="seconds allowed for one step (open, tap)"
     )
@@ -694,6 +738,7 @@ def main() -> None:
                 "met": met,
                 "items_per_tablet": tapped,
                 "think_ms": args.think_ms,
+                "think_spread": SPREAD if args.think_ms else 0,
                 "streamlit_options": args.streamlit,
                 "cpus": os.cpu_count(),
                 "loadavg_before": load0,

@@ -56,7 +56,8 @@ Targets: every ballot counted, ratio ≤ 3, RSS per session ≤ 30 MB. Prints on
                             [--streamlit OPTION=VALUE ...] [--quick] [--keep]
 
 --quick: K = 1 and 4, 12 tapped items per tablet (the rest are put in the code's draft through
-`ballots.save_draft` before the page opens, as if tapped on another device), a smoke run.
+`ballots.save_draft` before the page opens, as if tapped on another device), a smoke run of
+about a minute a K at the default pace (`--quick --think-ms 0`: seconds).
 --streamlit passes a server option to every run (e.g. runner.postScriptGC=false, to see what
 Streamlit's full garbage collection after each script run costs); default: the app's config.
 """

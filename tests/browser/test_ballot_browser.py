@@ -276,7 +276,12 @@ def test_a_long_ballot_turns_its_pages_on_a_phone_and_keeps_every_answer(
     page.get_by_role("button", name="下一页").tap()
     settle(page, "第 2/8 页")
     assert card_headings(page) == anchors[10:20]
-    page.wait_for_timeout(500)
+    # The page scrolls its first card up once drawn: wait for that, not for a fixed time.
+    page.wait_for_function(
+        "a => { const top = document.getElementById(a).getBoundingClientRect().top;"
+        " return top >= 0 && top < window.innerHeight / 2; }",
+        arg=anchors[10],
+    )
     bar = page.locator(".st-key-ballot_top").bounding_box()
     heading = page.locator(f"h3#{anchors[10]}").bounding_box()
     assert bar["y"] + bar["height"] <= heading["y"] < VIEWPORTS["phone"]["height"] / 2

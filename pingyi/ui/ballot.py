@@ -83,6 +83,16 @@ def card_anchor(target_id: int) -> str:
     return f"card-{target_id}"
 
 
+def left_key(target_id: int) -> str:
+    """The fragment of the card's 还有 n 项未选 line."""
+    return f"card_left_{target_id}"
+
+
+def saved_key(target_id: int) -> str:
+    """The fragment of the card's 已保存 line."""
+    return f"card_saved_{target_id}"
+
+
 def style() -> None:
     """Large touch targets and a clearly marked choice; a static file, no user text."""
     st.html(_CSS)
@@ -287,8 +297,7 @@ def _tapped(target_id: int, criterion_id: int) -> None:
     else:
         ballot.answers[target_id, criterion_id] = level_id
     _save(ballot, target_id)
-    # This card and the progress lines; the other cards and the page stay as they are.
-    st.rerun([f"card_{target_id}", PROGRESS])
+    _rerun_status(target_id)
 
 
 def _noted(target_id: int) -> None:
@@ -301,6 +310,14 @@ def _noted(target_id: int) -> None:
     else:
         ballot.comments.pop(target_id, None)
     _save(ballot, target_id)
+    _rerun_status(target_id)
+
+
+def _rerun_status(target_id: int) -> None:
+    """After a tap or a comment: the card's status lines and the progress lines. The scale
+    buttons already show the choice; redrawing them too would cost every tap the browser's
+    redraw of the whole card."""
+    st.rerun([left_key(target_id), saved_key(target_id), PROGRESS])
 
 
 def _restore_widgets(ballot: Ballot, card: ballots.Card) -> None:
@@ -320,15 +337,11 @@ def _card(ballot: Ballot, card: ballots.Card, number: int) -> None:
     _restore_widgets(ballot, card)
     levels = ballot.form.levels
     labels = {level.id: md_escape(level.label) for level in levels}
-    left = sum(1 for c in card.criteria if (card.target_id, c.id) not in ballot.answers)
     with st.container(border=True, key=f"card_box_{card.target_id}"):
         st.subheader(md_escape(card.name), anchor=card_anchor(card.target_id))
         about = " · ".join(part for part in (card.branch_name, card.category) if part)
         st.caption(f"第 {number}/{len(ballot.form.cards)} 张 · {md_escape(about)}")
-        if left:
-            st.markdown(f":orange[还有 {left} 项未选]")
-        else:
-            st.markdown(":green[:material/check_circle: 本张已评完]")
+        st.fragment(_card_left, key=left_key(card.target_id))(ballot, card)
         for index, criterion in enumerate(card.criteria, start=1):
             st.segmented_control(
                 f"{index}. {md_escape(criterion.name)}",
@@ -349,11 +362,25 @@ def _card(ballot: Ballot, card: ballots.Card, number: int) -> None:
             on_change=_noted,
             args=(card.target_id,),
         )
-        status = ballot.saved.get(card.target_id)
-        if status == MSG_SAVED:
-            st.caption(f":material/cloud_done: {MSG_SAVED}")
-        elif status:
-            st.warning(status, icon=":material/cloud_off:")
+        st.fragment(_card_saved, key=saved_key(card.target_id))(ballot, card.target_id)
+
+
+def _card_left(ballot: Ballot, card: ballots.Card) -> None:
+    """How many items of the card are still to choose; rerun by each tap on the card."""
+    left = sum(1 for c in card.criteria if (card.target_id, c.id) not in ballot.answers)
+    if left:
+        st.markdown(f":orange[还有 {left} 项未选]")
+    else:
+        st.markdown(":green[:material/check_circle: 本张已评完]")
+
+
+def _card_saved(ballot: Ballot, target_id: int) -> None:
+    """Whether the card's last answer reached the server; rerun by each tap on the card."""
+    status = ballot.saved.get(target_id)
+    if status == MSG_SAVED:
+        st.caption(f":material/cloud_done: {MSG_SAVED}")
+    elif status:
+        st.warning(status, icon=":material/cloud_off:")
 
 
 def page_count(form: ballots.BallotForm) -> int:
@@ -380,13 +407,14 @@ def turn_to(page: int, target_id: int | None = None) -> None:
 
 
 def cards(ballot: Ballot) -> None:
-    """The cards of the page shown, each its own fragment: a tap reruns that card, not the
-    page; then the page turner."""
+    """The cards of the page shown, then the page turner. A tap reruns its card's status
+    lines and the progress lines (`_rerun_status`), not the page."""
     page = shown_page(ballot.form)
     first = page * CARDS_PER_PAGE
     shown = ballot.form.cards[first : first + CARDS_PER_PAGE]
     for number, card in enumerate(shown, start=first + 1):
-        # Keyed per card so a tap can rerun its card and the progress lines together.
+        # Each card its own fragment, so the browser redraws only the card's part of the page
+        # after a tap on it (a widget outside any fragment would fade the whole page).
         st.fragment(_card, key=f"card_{card.target_id}")(ballot, card, number)
     turner(ballot, page)
     if TURNED in st.session_state and shown:
@@ -449,8 +477,8 @@ def progress(where: str) -> None:
     button that turns to its page otherwise.
 
     Drawn at the top and above the submit button (`where`); both are this one keyed fragment,
-    which every tap reruns together with its card, so the count is right after each tap
-    without rerunning the whole page (a vendors' ballot has 80 cards).
+    which every tap reruns together with its card's status lines, so the count is right after
+    each tap without rerunning the whole page (a vendors' ballot has 80 cards).
     """
     ballot: Ballot | None = st.session_state.get(BALLOT)
     if ballot is None:

@@ -95,12 +95,27 @@ def ballot_count() -> int:
 def tap(at: AppTest, target_id: int, criterion_id: int, level_id: int) -> AppTest:
     """Choose a level, then rerun the page to see all of it.
 
-    A tap reruns only its card and the progress lines, and AppTest then holds just those.
+    A tap reruns only its card's status lines and the progress lines, and AppTest then holds
+    just those: no card's name, no scale buttons, the card's 已保存 and the progress bars.
     """
     at.segmented_control(key=view.answer_key(target_id, criterion_id)).set_value(level_id).run()
     assert not at.exception, [e.value for e in at.exception]
-    rerun = [f"card_{target_id}", view.PROGRESS]
-    assert len(at.subheader) == 1, f"a tap reruns {rerun}, not the page"
+    rerun = [view.left_key(target_id), view.saved_key(target_id), view.PROGRESS]
+    assert (len(at.subheader), len(at.segmented_control)) == (0, 0), f"a tap reruns {rerun}"
+    assert len(at.get("progress")) == 2, f"a tap reruns {rerun}"
+    assert "项未选" in texts(at) or "本张已评完" in texts(at), f"a tap reruns {rerun}"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def write_note(at: AppTest, target_id: int, text: str) -> AppTest:
+    """Type a comment, then rerun the page to see all of it; like a tap, the comment reruns
+    only its card's status lines and the progress lines."""
+    at.text_area(key=view.note_key(target_id)).input(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (len(at.subheader), len(at.text_area)) == (0, 0), "a comment reruns the status lines"
+    assert view.MSG_SAVED in texts(at)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -327,7 +342,7 @@ def test_a_comment_is_saved_and_kept_as_plain_text(code: str) -> None:
     target = form.cards[1].target_id
     at = open_page(code)
     note = "**不是粗体** <b>也不是标签</b>"
-    at.text_area(key=view.note_key(target)).input(note).run()
+    write_note(at, target, note)
     assert draft_of(code)[1] == {target: note}
     again = open_page(code)
     assert again.text_area(key=view.note_key(target)).value == note
@@ -407,7 +422,7 @@ def test_a_complete_ballot_is_stored_once_and_thanks_the_evaluator(
     at = open_page(code)
     for number, criterion in enumerate(last.criteria):
         tap(at, last.target_id, criterion.id, form.levels[number % 5].id)
-    at.text_area(key=view.note_key(last.target_id)).input("工作认真").run()
+    write_note(at, last.target_id, "工作认真")
     assert "已完成 8/8" in texts(at)
 
     _submit(at)
@@ -518,7 +533,7 @@ def test_answers_on_a_page_turned_away_from_are_shown_again(vendors_code: str) -
     first = form.cards[0]
     for number, criterion in enumerate(first.criteria):
         tap(at, first.target_id, criterion.id, form.levels[number % 5].id)
-    at.text_area(key=view.note_key(first.target_id)).input("<b>很好</b>").run()
+    write_note(at, first.target_id, "<b>很好</b>")
     turn(at, "下一页")
     turn(at, "上一页")
     for number, criterion in enumerate(first.criteria):

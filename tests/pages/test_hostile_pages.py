@@ -253,6 +253,8 @@ def test_the_ballot_shows_names_criteria_and_levels_as_text(world: Hostile) -> N
     # The comment is a plain text area: typed hostile text comes back as typed.
     target_id = world.targets["H01"]
     at.text_area(key=ballot_view.note_key(target_id)).input(EVERYTHING).run()
+    at.run()  # the comment reran only the card's status lines; now the whole page
+    assert not at.exception, [e.value for e in at.exception]
     assert at.text_area(key=ballot_view.note_key(target_id)).value == EVERYTHING
     assert_text_only(at)
 

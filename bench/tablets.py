@@ -41,11 +41,14 @@ busy share (/proc/stat) over each phase (opening, tapping, submitting) show wher
 goes; `tapping_per_tap` is CPU ms per tap, the browser's split by process (Playwright's
 driver; chromium's browser, renderer, gpu and utility processes). The browsers run on the same
 cores as the server here, unlike at a meeting where every tablet has its own, so at large K they
-take most of the CPU. A renderer spends ~90 ms of a core here on one tap of any Streamlit page
-(a fragment rerun redrawn by Streamlit's frontend; a page of one fragment and a dozen buttons
-costs the same), so with --think-ms 0 (machine pace) K tablets that each need c ≈ 130 ms of
-CPU per tap on n cores wait about K·c/n ≈ 1.3 s per tap at K = 20 on 2 cores, however fast
-the server is: the ratio then measures the browsers, not the app.
+take most of the CPU. A renderer's main thread spends ~60 ms of a core here on a tap of any
+Streamlit page (a fragment rerun handled by Streamlit's frontend; measured in a Chrome trace)
+and ~2 ms more per card on the page, ~75 ms on the ballot's page of ten cards (a tap reruns
+only its card's status lines and the progress lines); with its compositor and raster threads
+the renderer process takes ~100 ms a tap at the evaluator's pace. With --think-ms 0 (machine
+pace) K tablets that each need c ≈ 90 ms of CPU per tap on n cores wait about K·c/n ≈ 0.9 s
+per tap at K = 20 on 2 cores, however fast the server is: the ratio then measures the
+browsers, not the app.
 
 After the runs the database is read: ballots of the 市场经营户 group (expected: one per tablet of
 all runs), `tally.verify` (expected: no problems), and the stored tallies of the group against

@@ -48,9 +48,9 @@ PROGRESS = "ballot_progress"  # key of the progress fragments (top and bottom)
 PAGE = "ballot_page"  # index of the page of cards shown
 TURNED = "ballot_turned"  # the page was just turned: the card to bring into view
 
-# Cards per page. The browser redraws every card on the page after each tap (~2 ms of a
-# desktop core per card, far more on a cheap phone): the vendors' 80 cards on one page cost
-# ~280 ms per tap, ten cards ~90 ms. Ballots of up to ten cards stay one page.
+# Cards per page. Streamlit's frontend goes over every element on the page after each tap
+# (~2 ms of a desktop core per card, far more on a cheap phone): the vendors' 80 cards on one
+# page cost ~280 ms per tap, ten cards ~75 ms. Ballots of up to ten cards stay one page.
 CARDS_PER_PAGE = 10
 
 _CSS = Path(__file__).with_name("ballot.css")

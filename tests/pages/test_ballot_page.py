@@ -96,7 +96,8 @@ def tap(at: AppTest, target_id: int, criterion_id: int, level_id: int) -> AppTes
     """Choose a level, then rerun the page to see all of it.
 
     A tap reruns only its card's status lines and the progress lines, and AppTest then holds
-    just those: no card's name, no scale buttons, the card's 已保存 and the progress bars.
+    just those: no card's name, no scale buttons; the card's status lines (已保存, or why
+    not) and the progress bars.
     """
     at.segmented_control(key=view.answer_key(target_id, criterion_id)).set_value(level_id).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -104,6 +105,7 @@ def tap(at: AppTest, target_id: int, criterion_id: int, level_id: int) -> AppTes
     assert (len(at.subheader), len(at.segmented_control)) == (0, 0), f"a tap reruns {rerun}"
     assert len(at.get("progress")) == 2, f"a tap reruns {rerun}"
     assert "项未选" in texts(at) or "本张已评完" in texts(at), f"a tap reruns {rerun}"
+    assert view.MSG_SAVED in texts(at) or view.MSG_BUSY in texts(at), f"a tap reruns {rerun}"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

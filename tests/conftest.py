@@ -98,14 +98,19 @@ def empty_database(
     def make(backend: str) -> Iterator[Engine]:
         if backend == "sqlite":
             engine = db.make_engine(f"sqlite:///{tmp_path / f'empty-{next(_counter)}.db'}")
-            yield engine
-            engine.dispose()
+            try:
+                yield engine
+            finally:
+                engine.dispose()
             return
         admin: Engine = request.getfixturevalue("pg_admin")
         with scratch_database(admin, scratch_name("pingyi_empty")) as url:
             engine = db.make_engine(url)
-            yield engine
-            engine.dispose()
+            try:
+                yield engine
+            finally:
+                # Before the database is dropped, also when the body failed.
+                engine.dispose()
 
     return make
 

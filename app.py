@@ -7,7 +7,7 @@ from pingyi import auth, db, ui
 from pingyi.ui import auth as login
 from pingyi.ui import navigation
 
-st.set_page_config(page_title="评议", page_icon=":material/how_to_vote:", layout="wide")
+st.set_page_config(page_title="评议", page_icon="🗳️", layout="wide")
 try:
     ui.engine()  # migrations and seed defaults, once per process
     user = login.current_user()

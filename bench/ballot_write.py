@@ -1,9 +1,10 @@
 """Ballot write rate: the ballot page's `ballots.submit_with_retry` against plain sqlite3.
 
 Each ballot rates 30 targets × 6 criteria (180 ratings). The app path goes through the whole
-submit the ballot page runs (code claim, checks, ballot, ratings, tallies, draft delete); the
-raw path only inserts the ballot and its ratings with executemany into an equivalent schema,
-with the same pragmas. Prints one JSON line; the target is ratio (app / raw) ≥ 0.5.
+submit the ballot page runs (code claim, checks, ballot, ratings, tallies; the answers were on
+the device until then, so there is no server draft to delete); the raw path only inserts the
+ballot and its ratings with executemany into an equivalent schema, with the same pragmas.
+Prints one JSON line; the target is ratio (app / raw) ≥ 0.5.
 
     python bench/ballot_write.py [--n 2000] [--quick]
 """

@@ -24,10 +24,8 @@ if ballot is None:
         view.lock_notice()
     else:
         view.code_entry()
+    view.device_check()
     st.stop()
 
 view.header(ballot)
-with st.container(key="ballot_top"):
-    view.progress("top")
-view.cards(ballot)
-view.submit(ballot)
+view.element(ballot)

@@ -1,25 +1,33 @@
-"""群众评议 ballots: the form a group rates, drafts kept by code, and exactly-once submission.
+"""群众评议 ballots: the form a group rates, and exactly-once submission of the whole ballot.
 
-A ballot is stored once per 测评码, whatever the tablet does (double tap, second device,
-replay, retry): `submit` marks the code used with a conditional UPDATE that only one
-transaction can win, and in that same transaction stores the ballot, its ratings, its comments
-and the tallies, and deletes the draft. The ballot rows carry no code, hash, account, address
-or time, and their ids are random, so nothing leads from a ballot back to its code.
+The answers of a ballot being filled in stay on the evaluator's device (the ballot element,
+`pingyi/ui/ballot_element.js`); the server holds nothing of them until 提交, when the whole
+ballot arrives at once. It is stored once per 测评码, whatever the tablet does (double tap,
+second device, replay, retry): `submit` marks the code used with a conditional UPDATE that only
+one transaction can win, and in that same transaction stores the ballot, its ratings, its
+comments and the tallies. The ballot rows carry no code, hash, account, address or time, and
+their ids are random, so nothing leads from a ballot back to its code.
+
+A device sends a random token of its own (`receipt`) with its ballot; the code row keeps the
+token's hash. A device that sends the ballot again because the reply was lost (a dropped
+connection, a restarted server) is told that its ballot is in, and nothing is stored twice; a
+different device with the same code is told the code is used.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import random
+import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, Engine, String, bindparam, cast, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, String, bindparam, cast, func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.engine.interfaces import DBAPICursor, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -29,7 +37,6 @@ from pingyi import codes, criteria, db, tally
 from pingyi.criteria import CriterionView, LevelView
 from pingyi.models import (
     TEMPLATE_LABELS,
-    Draft,
     EvaluationCode,
     MassAssignment,
     Round,
@@ -44,7 +51,6 @@ Answers = dict[tuple[int, int], int]  # (target_id, criterion_id) → level_id
 Comments = dict[int, str]  # target_id → text
 
 _CODE = EvaluationCode.__table__  # type: ignore[attr-defined]
-_DRAFT = Draft.__table__  # type: ignore[attr-defined]
 _ROUND = Round.__table__  # type: ignore[attr-defined]
 
 
@@ -52,9 +58,18 @@ class BallotError(ValueError):
     """A ballot that cannot be opened, saved or stored; the message is for the evaluator."""
 
 
-class AlreadyUsed(BallotError):
-    def __init__(self, message: str = codes.MSG_USED) -> None:
+class CodeRefused(BallotError):
+    """The code cannot vote: unknown, revoked, used, of another round, or its round is not
+    taking ballots. `state` says which, where the code is known."""
+
+    def __init__(self, message: str, state: codes.CodeState | None = None) -> None:
         super().__init__(message)
+        self.state = state
+
+
+class AlreadyUsed(CodeRefused):
+    def __init__(self, message: str = codes.MSG_USED) -> None:
+        super().__init__(message, codes.CodeState.USED)
 
 
 class IncompleteBallot(BallotError):
@@ -102,13 +117,11 @@ class BallotForm:
 
 @dataclass(frozen=True)
 class Opened:
-    """A code opened for rating: its form and whatever was saved before."""
+    """A code opened for rating: its form (the answers are on the device)."""
 
     round_id: int
     group_id: int
     form: BallotForm
-    answers: Answers = field(default_factory=dict)
-    comments: Comments = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,7 @@ class Receipt:
     """What the evaluator is told after submitting: nothing that identifies the ballot."""
 
     targets: int
+    again: bool = False  # this device's ballot was already in: the reply had been lost
 
 
 # ---- the form
@@ -155,9 +169,9 @@ def _open_form(
 ) -> BallotForm:
     """The form of a round that takes ballots."""
     if step == Step.DRAFT:
-        raise BallotError("本轮评议尚未开始")
+        raise CodeRefused("本轮评议尚未开始")
     if step == Step.CLOSED:
-        raise BallotError("本轮评议已结束")
+        raise CodeRefused("本轮评议已结束")
     # Keyed by database and creation time too: ids start again in another database, or
     # after the newest round is deleted.
     key = (session.get_bind().url, round_id, group_id, created_at)
@@ -251,89 +265,60 @@ def _refuse(session: Session, code: str, round_id: int | None) -> NoReturn:
     if status.state is codes.CodeState.USED:
         raise AlreadyUsed(status.message)
     # OK here would mean the code was used and given back in between: say it is unknown.
-    raise BallotError(codes.MSG_UNKNOWN if status.ok else status.message)
+    if status.ok:
+        raise CodeRefused(codes.MSG_UNKNOWN, codes.CodeState.UNKNOWN)
+    raise CodeRefused(status.message, status.state)
 
 
 def open_code(*, session: Session, code: str, round_id: int | None = None) -> Opened:
-    """Open the ballot page for a code: its form and its saved draft (reload, other device)."""
+    """Open the ballot page for a code: the form to fill in on the device."""
     usable = _usable(session, code, round_id)
     codes.mark_opened(session=session, code_hash=usable.code_hash)
-    answers, comments = _stored_draft(session.connection(), usable.code_hash)
     form = usable.form
-    return Opened(form.round_id, form.group_id, form, answers, comments)
+    return Opened(form.round_id, form.group_id, form)
 
 
-# ---- drafts
+# ---- the device's receipt token
+
+_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
-def _draft_json(answers: Answers, comments: Comments) -> dict[str, Any]:
-    return {
-        "answers": {f"{t}:{c}": level for (t, c), level in sorted(answers.items())},
-        "comments": {str(t): text for t, text in sorted(comments.items())},
-    }
+def receipt_hash(token: str | None) -> str | None:
+    """What the code row keeps of a device's token; None for no token. A token that is not
+    32 lower-case hex digits (as the ballot element makes them) is refused."""
+    if token is None:
+        return None
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        raise BallotError("提交内容无效,请刷新页面后重新提交")
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _stored_draft(conn: Connection, code_hash: str) -> tuple[Answers, Comments]:
-    payload = conn.execute(select(_DRAFT.c.answers).where(_DRAFT.c.code_hash == code_hash)).scalar()
-    if not payload:
-        return {}, {}
-    answers: Answers = {}
-    for key, level in payload.get("answers", {}).items():
-        target_id, criterion_id = key.split(":")
-        answers[int(target_id), int(criterion_id)] = int(level)
-    comments = {int(t): str(text) for t, text in payload.get("comments", {}).items()}
-    return answers, comments
-
-
-_HOLD_CODE = (
-    update(_CODE)
-    .where(
-        _CODE.c.code_hash == bindparam("h"),
-        _CODE.c.used.is_(False),
-        _CODE.c.revoked.is_(False),
+def _cast_by(session: Session, code_hash: str, token_hash: str) -> bool:
+    """Whether the code's ballot was stored from the device holding this token."""
+    stored = (
+        session.connection()
+        .execute(
+            select(_CODE.c.receipt).where(_CODE.c.code_hash == code_hash, _CODE.c.used.is_(True))
+        )
+        .scalar()
     )
-    .values(opened=True)
-)
+    return stored is not None and secrets.compare_digest(stored, token_hash)
 
 
-@functools.cache
-def _save_draft_statement(dialect: str) -> Any:
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_DRAFT)
-    return statement.on_conflict_do_update(
-        index_elements=[_DRAFT.c.code_hash], set_={"answers": statement.excluded.answers}
+def _targets_of(session: Session, code_hash: str) -> int:
+    """How many targets the code's group rates in its round (for the receipt shown again)."""
+    row = (
+        session.connection()
+        .execute(select(_CODE.c.round_id, _CODE.c.group_id).where(_CODE.c.code_hash == code_hash))
+        .first()
     )
-
-
-def save_draft(
-    *,
-    session: Session,
-    code: str,
-    answers: Mapping[tuple[int, int], int | None],
-    comments: Mapping[int, str] | None = None,
-    round_id: int | None = None,
-) -> None:
-    """Keep every answer so far on the server, keyed by the code; replaces the last save."""
-    usable = _usable(session, code, round_id)
-    payload = _draft_json(
-        _checked_answers(usable.form, answers), _checked_comments(usable.form, comments)
+    if row is None:
+        return 0
+    query = select(func.count()).where(
+        MassAssignment.round_id == row.round_id,  # type: ignore[arg-type]
+        MassAssignment.group_id == row.group_id,  # type: ignore[arg-type]
     )
-    conn = session.connection()
-    # Takes the code's row lock, as submit's UPDATE does: on PostgreSQL a save racing a submit
-    # either waits and is refused, or commits first and its draft is deleted by the submit.
-    if conn.execute(_HOLD_CODE, {"h": usable.code_hash}).rowcount != 1:
-        _refuse(session, code, round_id)
-    conn.execute(
-        _save_draft_statement(conn.dialect.name),
-        {"code_hash": usable.code_hash, "answers": payload},
-    )
-
-
-def load_draft(
-    *, session: Session, code: str, round_id: int | None = None
-) -> tuple[Answers, Comments]:
-    """The answers and comments saved for a code that can still vote; empty when none."""
-    usable = _usable(session, code, round_id)
-    return _stored_draft(session.connection(), usable.code_hash)
+    return int(session.connection().execute(query).scalar_one())
 
 
 # ---- submission
@@ -343,10 +328,10 @@ def load_draft(
 # execute cost more than the SQL itself. One table per dialect, the same SQL but for "?"/"%s".
 
 # Marks the code used if it can still vote, in one statement that only one transaction can
-# win; says the code's round and group, and when the round was created (as text, whichever
-# path reads it) for the form cache.
+# win, with the hash of the submitting device's token; says the code's round and group, and when
+# the round was created (as text, whichever path reads it) for the form cache.
 _CLAIM = f"""
-UPDATE evaluation_code SET used = TRUE
+UPDATE evaluation_code SET used = TRUE, receipt = ?
 WHERE code_hash = ? AND used = FALSE AND revoked = FALSE
 AND EXISTS (SELECT 1 FROM round WHERE round.id = evaluation_code.round_id
             AND round.step NOT IN ('{Step.DRAFT}', '{Step.CLOSED}'))
@@ -360,7 +345,6 @@ _SQLITE = {
     "ballot": "INSERT INTO ballot (id, round_id, group_id, uniform) VALUES (?, ?, ?, ?)",
     "comment": "INSERT INTO mass_comment (id, round_id, group_id, target_id, text)"
     " VALUES (?, ?, ?, ?, ?)",
-    "draft": "DELETE FROM draft WHERE code_hash = ?",
 }
 _SQL = {
     "sqlite": _SQLITE,
@@ -456,22 +440,25 @@ def _checked_ballot(
 
 
 def _claim(
-    cursor: DBAPICursor, dialect: str, code_hash: str, round_id: int | None
+    cursor: DBAPICursor,
+    dialect: str,
+    code_hash: str,
+    round_id: int | None,
+    token_hash: str | None,
 ) -> tuple[int, int, str] | None:
-    """Marks the code used when it can still vote (in `round_id`, when given): its round id,
-    group id and round creation time; None when it cannot, or another transaction won."""
+    """Marks the code used when it can still vote (in `round_id`, when given), keeping the
+    device's token hash: its round id, group id and round creation time; None when it cannot,
+    or another transaction won."""
     sql = _SQL[dialect]
     if round_id is None:
-        cursor.execute(sql["claim"], (code_hash,))
+        cursor.execute(sql["claim"], (token_hash, code_hash))
     else:
-        cursor.execute(sql["claim_in_round"], (code_hash, round_id))
+        cursor.execute(sql["claim_in_round"], (token_hash, code_hash, round_id))
     return cursor.fetchone()  # type: ignore[no-any-return]
 
 
-def _store(
-    cursor: DBAPICursor, dialect: Dialect, form: BallotForm, ballot: _Checked, code_hash: str
-) -> Receipt:
-    """Writes the ballot of a claimed code: ballot, ratings, comments, tallies; no draft."""
+def _store(cursor: DBAPICursor, dialect: Dialect, form: BallotForm, ballot: _Checked) -> Receipt:
+    """Writes the ballot of a claimed code: ballot, ratings, comments, tallies."""
     sql = _SQL[dialect.name]
     rid, gid = form.round_id, form.group_id
     ballot_id = new_id()
@@ -485,7 +472,6 @@ def _store(
     tally.add_ballot(
         cursor, dialect, ballot_id=ballot_id, round_id=rid, group_id=gid, uniform=ballot.uniform
     )
-    cursor.execute(sql["draft"], (code_hash,))
     return Receipt(targets=len(form.cards))
 
 
@@ -496,20 +482,37 @@ def submit(
     answers: Mapping[tuple[int, int], int | None],
     comments: Mapping[int, str] | None = None,
     round_id: int | None = None,
+    receipt: str | None = None,
 ) -> Receipt:
     """Store the ballot of a code exactly once, in the caller's transaction.
 
-    Everything is checked before anything is written, so a refused ballot leaves nothing
-    behind even when the caller catches the error and commits.
+    `receipt` is the submitting device's token: sent again by the device whose ballot is
+    already in, it gets that ballot's receipt (`again`) and nothing is stored. Everything is
+    checked before anything is written, so a refused ballot leaves nothing behind even when
+    the caller catches the error and commits.
     """
-    usable = _usable(session, code, round_id)
+    token_hash = receipt_hash(receipt)
+    try:
+        usable = _usable(session, code, round_id)
+    except AlreadyUsed:
+        return _already_in(session, codes.hash_code(code), token_hash)
     ballot = _checked_ballot(usable.form, answers, comments)
     conn = session.connection()
     with db.driver_cursor(conn) as cursor:
-        if _claim(cursor, conn.dialect.name, usable.code_hash, round_id) is None:
-            # Another tap, device or retry got there first: this one stores nothing.
-            raise AlreadyUsed()
-        return _store(cursor, conn.dialect, usable.form, ballot, usable.code_hash)
+        claimed = _claim(cursor, conn.dialect.name, usable.code_hash, round_id, token_hash)
+    if claimed is None:
+        # Another tap, device or retry got there first: this one stores nothing. (On
+        # PostgreSQL the UPDATE waited for that transaction, whose commit the next read sees.)
+        return _already_in(session, usable.code_hash, token_hash)
+    with db.driver_cursor(conn) as cursor:
+        return _store(cursor, conn.dialect, usable.form, ballot)
+
+
+def _already_in(session: Session, code_hash: str, token_hash: str | None) -> Receipt:
+    """The receipt again when the code's ballot came from this device; AlreadyUsed otherwise."""
+    if token_hash is None or not _cast_by(session, code_hash, token_hash):
+        raise AlreadyUsed()
+    return Receipt(targets=_targets_of(session, code_hash), again=True)
 
 
 class _NotQuick(Exception):
@@ -522,6 +525,7 @@ def _submit_quickly(
     answers: Mapping[tuple[int, int], int | None],
     comments: Mapping[int, str] | None,
     round_id: int | None,
+    receipt: str | None,
 ) -> Receipt | None:
     """`submit` in a light transaction, for a code that can vote and a form in the cache.
 
@@ -530,14 +534,15 @@ def _submit_quickly(
     written, when `submit` must say why the code cannot vote or must load the form.
     """
     code_hash = codes.hash_code(code)
+    token_hash = receipt_hash(receipt)
     try:
         with db.driver_transaction(engine) as cursor:
-            claimed = _claim(cursor, engine.dialect.name, code_hash, round_id)
+            claimed = _claim(cursor, engine.dialect.name, code_hash, round_id, token_hash)
             form = _FORMS.get((engine.url, *claimed)) if claimed else None
             if form is None:
                 raise _NotQuick
             ballot = _checked_ballot(form, answers, comments)
-            return _store(cursor, engine.dialect, form, ballot, code_hash)
+            return _store(cursor, engine.dialect, form, ballot)
     except _NotQuick:
         return None
 
@@ -562,15 +567,17 @@ def submit_with_retry(
     comments: Mapping[int, str] | None = None,
     *,
     round_id: int | None = None,
+    receipt: str | None = None,
     retries: int = 3,
 ) -> Receipt:
     """`submit` in its own transaction, retried on a deadlock, serialization failure or lost
-    connection. A retry after an attempt that did commit gets AlreadyUsed, as it should."""
+    connection. A retry after an attempt that did commit gets the receipt again (`again`)
+    when it carries the device's token, AlreadyUsed without one."""
     for attempt in range(retries + 1):
         try:
-            receipt = _submit_quickly(engine, code, answers, comments, round_id)
-            if receipt is not None:
-                return receipt
+            stored = _submit_quickly(engine, code, answers, comments, round_id, receipt)
+            if stored is not None:
+                return stored
             with db.transaction(engine) as session:
                 return submit(
                     session=session,
@@ -578,6 +585,7 @@ def submit_with_retry(
                     answers=answers,
                     comments=comments,
                     round_id=round_id,
+                    receipt=receipt,
                 )
         except DBAPIError as exc:
             if attempt == retries or not _transient(exc):

@@ -21,10 +21,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, update
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
 from pingyi.config import settings
-from pingyi.models import Draft, EvaluationCode, EvaluatorGroup, Round, Step
+from pingyi.models import EvaluationCode, EvaluatorGroup, Round, Step
 
 # Upper-case letters and digits without look-alikes: 0/O, 1/I/L, and U/V (close in small
 # print and when read aloud). 29 symbols, 8 places: 29**8 ≈ 5·10^11 codes, about 39 bits.
@@ -230,7 +230,8 @@ def _existing(*, session: Session, hashes: list[str]) -> set[str]:
 
 
 def revoke(*, session: Session, code: str) -> None:
-    """Make a code unusable (lost or misprinted slip); its autosaved draft goes with it.
+    """Make a code unusable (lost or misprinted slip). Answers typed with it stay on the device
+    that has them, and can no longer be submitted.
 
     One conditional UPDATE, so a revoke racing a submit cannot both win. Revoking twice is
     harmless.
@@ -246,7 +247,6 @@ def revoke(*, session: Session, code: str) -> None:
         if row is None:
             raise CodeError(MSG_UNKNOWN)
         raise CodeError("此测评码已使用,不能作废")
-    session.exec(delete(Draft).where(col(Draft.code_hash) == digest))
     session.flush()
 
 

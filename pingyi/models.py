@@ -217,7 +217,7 @@ class MassAssignment(SQLModel, table=True):
     target_id: int = _fk("target.id", ondelete="CASCADE")
 
 
-# ---- 群众评议: codes, drafts, ballots, tallies
+# ---- 群众评议: codes, ballots, tallies (a ballot being filled in stays on the device)
 # A ballot and its ratings carry no code, account, address or time: nothing links them back.
 
 
@@ -230,11 +230,9 @@ class EvaluationCode(SQLModel, table=True):
     opened: bool = False
     used: bool = False
     revoked: bool = False
-
-
-class Draft(SQLModel, table=True):
-    code_hash: str = Field(sa_type=String(64), primary_key=True)  # type: ignore[call-overload]
-    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # SHA-256 of the random token of the device whose ballot used the code: that device is told
+    # its ballot is in when it sends it again (lost reply). Nothing of the ballot is here.
+    receipt: str | None = Field(default=None, sa_type=String(64))  # type: ignore[call-overload]
 
 
 # On SQLite a rowid would keep ballots in the order they arrived, i.e. the order codes were

@@ -1,12 +1,20 @@
-"""群众评议 ballots: a code opens a form, drafts survive, and a code stores exactly one ballot."""
+"""群众评议 ballots: a code opens a form, and a code stores exactly one ballot.
+
+The answers of a ballot being filled in stay on the device: the server holds nothing of them
+before 提交. The device sends a token with its ballot; the code keeps the token's hash, so the
+same device sending again (a lost reply) is told its ballot is in, and any other is refused.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
+import secrets
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, inspect, text
+from sqlalchemy import Engine, MetaData, func, inspect, text
 from sqlmodel import select
 from worlds import (  # noqa: F401  (verified_tallies is a fixture)
     Bureau,
@@ -16,10 +24,9 @@ from worlds import (  # noqa: F401  (verified_tallies is a fixture)
     verified_tallies,
 )
 
-from pingyi import ballots, codes, criteria, db, rounds, tally
+from pingyi import ballots, codes, criteria, db, models, rounds, tally
 from pingyi.models import (
     Ballot,
-    Draft,
     EvaluationCode,
     GroupKey,
     MassComment,
@@ -55,6 +62,44 @@ def form_of(engine: Engine, world: Bureau, group: GroupKey) -> ballots.BallotFor
 
 def nothing_stored(engine: Engine) -> bool:
     return count(engine, Ballot) == count(engine, Rating) == count(engine, MassComment) == 0
+
+
+def token() -> str:
+    """A device's token, as the ballot element makes it: 32 lower-case hex digits."""
+    return secrets.token_hex(16)
+
+
+def stored_state(engine: Engine, round_id: int) -> dict[str, Any]:
+    """Everything a ballot writes: its rows, the tallies, the participation, the codes."""
+    with db.session(engine) as s:
+        code_rows = sorted(
+            (row.code_hash, row.opened, row.used, row.revoked, row.receipt)
+            for row in s.exec(select(EvaluationCode))
+        )
+        return {
+            "ballots": count(engine, Ballot),
+            "ratings": count(engine, Rating),
+            "comments": count(engine, MassComment),
+            "tallies": tally.stored(session=s, round_id=round_id),
+            "participation": tally.participation(session=s, round_id=round_id),
+            "codes": code_rows,
+        }
+
+
+def every_row(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, by table, in primary-key order."""
+    meta = MetaData()
+    meta.reflect(engine)
+    with engine.connect() as conn:
+        return {
+            name: [
+                dict(row)
+                for row in conn.execute(
+                    table.select().order_by(*table.primary_key.columns)
+                ).mappings()
+            ]
+            for name, table in meta.tables.items()
+        }
 
 
 # ---- the form
@@ -107,19 +152,15 @@ def test_a_ballot_is_stored_with_its_tallies_and_its_code_is_used(engine: Engine
     with db.transaction(engine) as s:
         opened = ballots.open_code(session=s, code=code)
     assert (opened.round_id, opened.group_id) == (world.round_id, vendors)
-    assert opened.answers == {} and opened.comments == {}
     first, second = (card.target_id for card in opened.form.cards[:2])
-    with db.transaction(engine) as s:
-        ballots.save_draft(session=s, code=code, answers=dict(list(answers.items())[:4]))
 
     receipt = submit(engine, code, answers, comments={first: "  工作认真  ", second: " "})
 
-    assert receipt == ballots.Receipt(targets=9)
+    assert receipt == ballots.Receipt(targets=9, again=False)
     row = code_row(engine, code)
     assert row.used and row.opened and not code_row(engine, spare).used
     assert count(engine, Ballot) == 1
     assert count(engine, Rating) == len(opened.form.items) == 56
-    assert count(engine, Draft) == 0
     with db.session(engine) as s:
         comments = list(s.exec(select(MassComment.target_id, MassComment.text)))  # type: ignore[call-overload]
         stored = tally.stored(session=s, round_id=world.round_id)
@@ -183,15 +224,16 @@ def test_a_revoked_code_is_refused(engine: Engine) -> None:
     (code,) = issue(engine, world.round_id, staff, 1)
     with db.transaction(engine) as s:
         codes.revoke(session=s, code=code)
+    answers = full_answers(engine, world.round_id, staff)
     for action in (
         lambda s: ballots.open_code(session=s, code=code),
-        lambda s: ballots.save_draft(session=s, code=code, answers={}),
-        lambda s: ballots.submit(
-            session=s, code=code, answers=full_answers(engine, world.round_id, staff)
-        ),
+        lambda s: ballots.submit(session=s, code=code, answers=answers),
+        lambda s: ballots.submit(session=s, code=code, answers=answers, receipt=token()),
     ):
-        with db.transaction(engine) as s, pytest.raises(ballots.BallotError, match="已作废"):
+        with db.transaction(engine) as s, pytest.raises(ballots.CodeRefused, match="已作废"):
             action(s)
+    with pytest.raises(ballots.CodeRefused, match="已作废"):
+        ballots.submit_with_retry(engine, code, answers, receipt=token())
     assert nothing_stored(engine)
     assert not code_row(engine, code).used
 
@@ -203,8 +245,9 @@ def test_a_used_code_opens_nothing(engine: Engine) -> None:
     submit(engine, code, full_answers(engine, world.round_id, staff))
     with db.transaction(engine) as s, pytest.raises(ballots.AlreadyUsed, match="此测评码已使用"):
         ballots.open_code(session=s, code=code)
-    with db.session(engine) as s, pytest.raises(ballots.AlreadyUsed):
-        ballots.load_draft(session=s, code=code)
+    with db.transaction(engine) as s, pytest.raises(ballots.AlreadyUsed):
+        ballots.open_code(session=s, code=code, round_id=world.round_id)
+    assert count(engine, Ballot) == 1
 
 
 def test_a_code_of_another_round_is_refused_when_the_round_is_given(engine: Engine) -> None:
@@ -296,49 +339,267 @@ def test_a_comment_over_200_characters_is_refused(engine: Engine) -> None:
     form = form_of(engine, world, GroupKey.UNIT_STAFF)
     answers = full_answers(engine, world.round_id, staff)
     target = form.cards[1].target_id
-    with pytest.raises(ballots.BallotError, match="超过 200 字"):
+    with pytest.raises(ballots.BallotError, match="对「钱干事」的意见建议超过 200 字") as refused:
         submit(engine, code, answers, comments={target: "很" * 201})
-    with db.transaction(engine) as s, pytest.raises(ballots.BallotError, match="钱干事"):
-        ballots.save_draft(session=s, code=code, answers={}, comments={target: "很" * 201})
+    assert not isinstance(refused.value, ballots.CodeRefused)  # the code can still vote
+    with pytest.raises(ballots.BallotError, match="超过 200 字"):
+        ballots.submit_with_retry(engine, code, answers, {target: "很" * 201}, receipt=token())
     assert nothing_stored(engine)
+    assert not code_row(engine, code).used
     submit(engine, code, answers, comments={target: "  " + "很" * 200 + "\n"})
     assert count(engine, MassComment) == 1
 
 
-# ---- drafts
+# ---- the device's token: a lost reply, a double tap, a second device
 
 
-def test_a_draft_comes_back_in_a_fresh_session(engine: Engine) -> None:
+def test_the_same_device_sending_its_ballot_again_is_told_it_is_in_and_nothing_more_is_stored(
+    engine: Engine,
+) -> None:
     world = bureau(engine)
     vendors = world.groups[GroupKey.VENDORS]
-    (code,) = issue(engine, world.round_id, vendors, 1)
+    code, other = issue(engine, world.round_id, vendors, 2)
     answers = full_answers(engine, world.round_id, vendors)
-    partial = dict(list(answers.items())[:10])
-    target = next(iter(partial))[0]
-    with db.transaction(engine) as s:
-        ballots.save_draft(session=s, code=code, answers=partial, comments={target: " 很好 "})
-    with db.session(engine) as s:  # another device: a new session, nothing shared
-        assert ballots.load_draft(session=s, code=code.lower()) == (partial, {target: "很好"})
-    with db.transaction(engine) as s:  # the next autosave replaces the last one
-        ballots.save_draft(session=s, code=code, answers=answers, comments={})
-    with db.transaction(engine) as s:
-        opened = ballots.open_code(session=s, code=code)
-    assert (opened.answers, opened.comments) == (answers, {})
-    assert count(engine, Draft) == 1
+    target = next(iter(answers))[0]
+    device = token()
+    first = submit(engine, code, answers, comments={target: "工作认真"}, receipt=device)
+    assert first == ballots.Receipt(targets=9, again=False)
+    before = stored_state(engine, world.round_id)
+
+    # The reply was lost: the device sends the same ballot again, through either path, with
+    # or without the round, typed in any case; even answers that differ change nothing.
+    other_answers = full_answers(engine, world.round_id, vendors, level=3, vary=False)
+    again = ballots.Receipt(targets=9, again=True)
+    assert submit(engine, code, answers, comments={target: "工作认真"}, receipt=device) == again
+    assert submit(engine, code.lower(), other_answers, receipt=device) == again
+    assert ballots.submit_with_retry(engine, code, answers, receipt=device) == again
+    assert (
+        ballots.submit_with_retry(
+            engine, code, other_answers, {target: "改了"}, round_id=world.round_id, receipt=device
+        )
+        == again
+    )
+
+    assert stored_state(engine, world.round_id) == before
+    assert count(engine, Ballot) == 1 and count(engine, MassComment) == 1
+    assert not code_row(engine, other).used
+    with db.session(engine) as s:
+        assert tally.verify(session=s, round_id=world.round_id) == []
 
 
-def test_a_draft_cannot_be_saved_after_the_ballot_is_stored(engine: Engine) -> None:
+def test_the_same_code_from_another_device_is_refused_as_used(engine: Engine) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    with_token, without_token = issue(engine, world.round_id, staff, 2)
+    answers = full_answers(engine, world.round_id, staff)
+    device = token()
+    submit(engine, with_token, answers, receipt=device)
+    submit(engine, without_token, answers)  # stored with no token at all
+    before = stored_state(engine, world.round_id)
+
+    attempts = [
+        (with_token, token()),  # another device
+        (with_token, None),  # a device with no token
+        (without_token, device),  # no token was kept: nobody can claim to be that device
+        (without_token, token()),
+        (without_token, None),
+    ]
+    for code, receipt in attempts:
+        with pytest.raises(ballots.AlreadyUsed, match=codes.MSG_USED) as refused:
+            submit(engine, code, answers, receipt=receipt)
+        assert refused.value.state is codes.CodeState.USED
+        with pytest.raises(ballots.AlreadyUsed):
+            ballots.submit_with_retry(
+                engine, code, answers, round_id=world.round_id, receipt=receipt
+            )
+    assert stored_state(engine, world.round_id) == before
+    assert count(engine, Ballot) == 2
+    # The first device is still told its ballot is in.
+    assert submit(engine, with_token, answers, receipt=device).again
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "0123456789abcdef",  # too short
+        "0123456789abcdef0123456789abcdef0",  # too long
+        "0123456789ABCDEF0123456789ABCDEF",  # upper case
+        "0123456789abcdeg0123456789abcdef",  # not hex
+        " 123456789abcdef0123456789abcdef",
+        "0123456789abcdef0123456789abcde\n",
+        "",
+        12345678901234567890123456789012,  # not a string
+        b"0123456789abcdef0123456789abcdef",
+        ["0123456789abcdef0123456789abcdef"],
+    ],
+    ids=repr,
+)
+def test_a_malformed_device_token_is_refused_and_stores_nothing(
+    engine: Engine, bad: object
+) -> None:
     world = bureau(engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     (code,) = issue(engine, world.round_id, staff, 1)
     answers = full_answers(engine, world.round_id, staff)
+    message = "提交内容无效,请刷新页面后重新提交"
+
+    with db.transaction(engine) as s, pytest.raises(ballots.BallotError, match=message) as refused:
+        ballots.submit(session=s, code=code, answers=answers, receipt=bad)  # type: ignore[arg-type]
+    assert not isinstance(refused.value, ballots.CodeRefused)  # the ballot, not the code
+    with pytest.raises(ballots.BallotError, match=message):
+        ballots.submit_with_retry(engine, code, answers, receipt=bad)  # type: ignore[arg-type]
+    with pytest.raises(ballots.BallotError, match=message):
+        ballots.receipt_hash(bad)  # type: ignore[arg-type]
+
+    assert nothing_stored(engine)
+    row = code_row(engine, code)
+    assert (row.used, row.receipt) == (False, None)
+    # The same code, from a device with a good token, votes.
+    assert submit(engine, code, answers, receipt=token()).again is False
+    assert count(engine, Ballot) == 1
+
+
+def test_the_code_keeps_only_the_hash_of_the_device_token_and_nothing_of_the_ballot(
+    engine: Engine,
+) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    code, spare = issue(engine, world.round_id, staff, 2)
+    answers = full_answers(engine, world.round_id, staff)
+    target = next(iter(answers))[0]
+    device = token()
+    submit(engine, code, answers, comments={target: "意见建议"}, receipt=device)
+
+    row = code_row(engine, code)
+    assert (
+        row.receipt == hashlib.sha256(device.encode()).hexdigest() == ballots.receipt_hash(device)
+    )
+    assert ballots.receipt_hash(None) is None
+    assert code_row(engine, spare).receipt is None
+    # The code row is what it was, plus the receipt: no ballot id, answer, comment or time.
+    assert set(EvaluationCode.__table__.columns.keys()) == {  # type: ignore[attr-defined]
+        "id",
+        "round_id",
+        "group_id",
+        "code_hash",
+        "opened",
+        "used",
+        "revoked",
+        "receipt",
+    }
+    with db.session(engine) as s:
+        (ballot_id,) = s.connection().scalars(text("SELECT id FROM ballot"))
+    rows = every_row(engine)
+    cells = [(name, value) for name in rows for row in rows[name] for value in row.values()]
+    assert not [cell for cell in cells if isinstance(cell[1], str) and device in cell[1]]
+    code_cells = {value for name, value in cells if name == "evaluation_code"}
+    assert ballot_id not in code_cells and "意见建议" not in code_cells
+
+    # No table keeps partial answers on the server any more.
+    tables = set(inspect(engine).get_table_names())
+    assert "draft" not in tables and not [name for name in tables if "draft" in name]
+    assert tables - {"alembic_version"} == set(models.metadata.tables)
+
+
+def test_opening_a_code_stores_nothing_but_the_opened_flag(engine: Engine) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    code, other = issue(engine, world.round_id, staff, 2)
+    before = every_row(engine)
     with db.transaction(engine) as s:
-        ballots.save_draft(session=s, code=code, answers=answers)
-    submit(engine, code, answers)
-    assert count(engine, Draft) == 0
-    with db.transaction(engine) as s, pytest.raises(ballots.AlreadyUsed):
-        ballots.save_draft(session=s, code=code, answers=answers)
-    assert count(engine, Draft) == 0
+        opened = ballots.open_code(session=s, code=code.lower(), round_id=world.round_id)
+    with db.transaction(engine) as s:  # a reload opens it again
+        ballots.open_code(session=s, code=code)
+    assert (opened.round_id, opened.group_id) == (world.round_id, staff)
+    assert len(opened.form.cards) == 3
+
+    after = every_row(engine)
+    assert after.keys() == before.keys()
+    assert {name: rows for name, rows in after.items() if name != "evaluation_code"} == {
+        name: rows for name, rows in before.items() if name != "evaluation_code"
+    }
+    opened_hash = codes.hash_code(code)
+    expected = [
+        {**row, "opened": True} if row["code_hash"] == opened_hash else row
+        for row in before["evaluation_code"]
+    ]
+    assert after["evaluation_code"] == expected != before["evaluation_code"]
+    row = code_row(engine, code)
+    assert (row.opened, row.used, row.receipt) == (True, False, None)
+    assert not code_row(engine, other).opened
+    assert nothing_stored(engine)
+
+
+# ---- why a code cannot vote
+
+
+def test_a_refused_code_says_why_in_its_state(engine: Engine) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    with db.transaction(engine) as s:
+        later = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
+        rounds.open_round(session=s, round_=later)
+        later_id = later.id
+    revoked, used = issue(engine, world.round_id, staff, 2)
+    (elsewhere,) = issue(engine, later_id, staff, 1)  # type: ignore[arg-type]
+    answers = full_answers(engine, world.round_id, staff)
+    with db.transaction(engine) as s:
+        codes.revoke(session=s, code=revoked)
+    submit(engine, used, answers, receipt=token())
+    unknown = codes.generate()
+
+    cases = [
+        (revoked, None, codes.CodeState.REVOKED, codes.MSG_REVOKED),
+        (used, None, codes.CodeState.USED, codes.MSG_USED),
+        (used, world.round_id, codes.CodeState.USED, codes.MSG_USED),
+        (unknown, None, codes.CodeState.UNKNOWN, codes.MSG_UNKNOWN),
+        ("ABC", None, codes.CodeState.UNKNOWN, "8 位"),
+        (elsewhere, world.round_id, codes.CodeState.WRONG_ROUND, codes.MSG_WRONG_ROUND),
+    ]
+
+    def refusal(code: str, round_id: int | None, how: str) -> ballots.CodeRefused:
+        with pytest.raises(ballots.CodeRefused) as refused:
+            if how == "retry":
+                ballots.submit_with_retry(engine, code, answers, round_id=round_id, receipt=token())
+            with db.transaction(engine) as s:
+                if how == "open":
+                    ballots.open_code(session=s, code=code, round_id=round_id)
+                receipt = token() if how == "submit with a token" else None
+                ballots.submit(
+                    session=s, code=code, answers=answers, round_id=round_id, receipt=receipt
+                )
+        return refused.value
+
+    before = stored_state(engine, world.round_id)
+    for code, round_id, state, message in cases:
+        for how in ("open", "submit", "submit with a token", "retry"):
+            refused = refusal(code, round_id, how)
+            assert (refused.state, code, how) == (state, code, how)
+            assert message in str(refused)
+            assert isinstance(refused, ballots.AlreadyUsed) == (state is codes.CodeState.USED)
+    assert stored_state(engine, world.round_id) == before
+
+
+def test_a_round_not_taking_ballots_refuses_the_code_without_a_code_state(engine: Engine) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    with db.transaction(engine) as s:
+        planned = rounds.create_round(session=s, name="筹备中", quarter="2027Q1")
+        planned_id = planned.id
+    (early,) = issue(engine, planned_id, staff, 1)  # type: ignore[arg-type]
+    (late,) = issue(engine, world.round_id, staff, 1)
+    answers = full_answers(engine, world.round_id, staff)
+    with db.transaction(engine) as s:
+        rounds.set_step(session=s, round_=s.get(Round, world.round_id), step=Step.CLOSED)  # type: ignore[arg-type]
+    for code, message in ((early, "本轮评议尚未开始"), (late, "本轮评议已结束")):
+        with db.transaction(engine) as s, pytest.raises(ballots.CodeRefused, match=message) as no:
+            ballots.open_code(session=s, code=code)
+        assert no.value.state is None  # the code itself is fine; its round is not voting
+        with pytest.raises(ballots.CodeRefused, match=message) as no:
+            ballots.submit_with_retry(engine, code, answers, receipt=token())
+        assert no.value.state is None
+        assert not code_row(engine, code).used
+    assert nothing_stored(engine)
 
 
 # ---- anonymity

@@ -13,10 +13,11 @@ from sqlmodel import select
 
 from pingyi import codes, config, db, groups, rounds
 from pingyi.codes import CodeError, CodeState
-from pingyi.models import Draft, EvaluationCode, GroupKey, Step
+from pingyi.models import EvaluationCode, GroupKey, Step
 
 TEST_KEY = b"test-secret-for-codes"
-# What the ballot submit runs, in the same transaction as storing the ballot.
+# The claim the ballot submit runs, in the same transaction as storing the ballot (which also
+# keeps the device's receipt and checks the round's step).
 SUBMIT = text(
     "UPDATE evaluation_code SET used=true WHERE code_hash=:h AND used=false AND revoked=false"
 )
@@ -259,17 +260,19 @@ def test_lookup_agrees_with_the_submit_update(engine: Engine, world: World) -> N
 # ---- revoke
 
 
-def test_revoke_makes_a_code_unusable_and_drops_its_draft(engine: Engine, world: World) -> None:
+def test_revoke_makes_a_code_unusable(engine: Engine, world: World) -> None:
     (code,) = _issue(engine, world.round_id, world.all_staff, 1)
-    with db.transaction(engine) as s:
-        s.add(Draft(code_hash=codes.hash_code(code), answers={"1": "好"}))
     with db.transaction(engine) as s:
         codes.revoke(session=s, code=code.lower())
     with db.transaction(engine) as s:
         codes.revoke(session=s, code=code)  # twice is harmless
     assert _submit(engine, code) == 0
+    assert _lookup(engine, code).state is CodeState.REVOKED
     with db.session(engine) as s:
-        assert s.exec(select(Draft)).all() == []
+        row = s.exec(
+            select(EvaluationCode).where(EvaluationCode.code_hash == codes.hash_code(code))
+        ).one()
+    assert (row.revoked, row.used, row.receipt) == (True, False, None)
 
 
 def test_revoke_unknown_or_used_is_refused(engine: Engine, world: World) -> None:

@@ -1,5 +1,9 @@
 """Exactly once under contention: double taps, second devices and replays race for one code.
 
+A double tap on 提交 (or the element sending again before it heard back) is the same code with
+the same device token: one ballot, and every send is told it is in. Another device is a
+different token (or none): one ballot, the others are told the code is used.
+
 SQLite runs on a file (WAL, BEGIN IMMEDIATE); PostgreSQL is raced by threads and by separate
 processes with their own engines, as several app replicas would.
 """
@@ -7,6 +11,7 @@ processes with their own engines, as several app replicas would.
 from __future__ import annotations
 
 import multiprocessing
+import secrets
 import sys
 import threading
 import types
@@ -25,7 +30,7 @@ from worlds import (  # noqa: F401  (verified_tallies is a fixture)
 )
 
 from pingyi import ballots, db, tally
-from pingyi.models import Ballot, Draft, GroupKey
+from pingyi.models import Ballot, GroupKey, MassComment, Rating
 
 pytestmark = pytest.mark.usefixtures("verified_tallies")
 
@@ -35,14 +40,20 @@ def ballot_count(engine: Engine) -> int:
         return s.scalar(select(func.count()).select_from(Ballot))  # type: ignore[return-value]
 
 
+def row_count(engine: Engine, model: type) -> int:
+    with db.session(engine) as s:
+        return s.scalar(select(func.count()).select_from(model))  # type: ignore[return-value]
+
+
 def outcome(attempt: Callable[[], object]) -> str:
+    """What the attempt was told: "stored", "again" (its ballot was in), "used", or the error."""
     try:
-        attempt()
+        receipt = attempt()
     except ballots.AlreadyUsed:
         return "used"
     except Exception as exc:  # reported, so a failing race says why
         return f"error: {type(exc).__name__}: {exc}"
-    return "stored"
+    return "again" if isinstance(receipt, ballots.Receipt) and receipt.again else "stored"
 
 
 def race(count: int, attempt: Callable[[], object]) -> Counter[str]:
@@ -57,9 +68,17 @@ def race(count: int, attempt: Callable[[], object]) -> Counter[str]:
         return Counter(pool.map(lambda _: one(), range(count)))
 
 
-def submit(engine: Engine, code: str, answers: ballots.Answers) -> None:
+def submit(
+    engine: Engine,
+    code: str,
+    answers: ballots.Answers,
+    receipt: str | None = None,
+    comments: ballots.Comments | None = None,
+) -> ballots.Receipt:
     with db.transaction(engine) as s:
-        ballots.submit(session=s, code=code, answers=answers)
+        return ballots.submit(
+            session=s, code=code, answers=answers, comments=comments, receipt=receipt
+        )
 
 
 def test_twenty_threads_racing_one_code_store_one_ballot(engine: Engine) -> None:
@@ -74,28 +93,55 @@ def test_twenty_threads_racing_one_code_store_one_ballot(engine: Engine) -> None
     assert ballot_count(engine) == 1
 
 
-def test_a_draft_saved_while_the_ballot_is_stored_never_outlives_it(engine: Engine) -> None:
-    """Other devices autosaving during the submit: refused after it, or deleted by it."""
+def test_a_double_tap_on_submit_stores_one_ballot_and_every_tap_is_told_it_is_in(
+    engine: Engine,
+) -> None:
+    """Twenty sends of one device's ballot at once, through both submit paths."""
     world = bureau(engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     (code,) = issue(engine, world.round_id, staff, 1)
     answers = full_answers(engine, world.round_id, staff)
-    turns = iter(range(9))  # a C iterator: next() is atomic across threads
+    target = next(iter(answers))[0]
+    device = secrets.token_hex(16)
+    turns = iter(range(20))  # a C iterator: next() is atomic across threads
 
-    def autosave_or_submit() -> None:
-        if next(turns) == 0:
-            submit(engine, code, answers)
-            return
-        for _ in range(15):
-            with db.transaction(engine) as s:
-                ballots.save_draft(session=s, code=code, answers=answers)
+    comments = {target: "双击了两次"}
 
-    results = race(9, autosave_or_submit)
+    def send() -> ballots.Receipt:
+        if next(turns) % 2:
+            return submit(engine, code, answers, device, comments)
+        return ballots.submit_with_retry(
+            engine, code, answers, comments, round_id=world.round_id, receipt=device
+        )
 
-    assert results["stored"] >= 1 and not [r for r in results if r.startswith("error")]
+    results = race(20, send)
+
+    assert results == Counter(stored=1, again=19)
     assert ballot_count(engine) == 1
+    assert row_count(engine, Rating) == len(answers)
+    assert row_count(engine, MassComment) == 1
     with db.session(engine) as s:
-        assert s.scalar(select(func.count()).select_from(Draft)) == 0
+        assert tally.participation(session=s, round_id=world.round_id) == {staff: (1, 0)}
+
+
+def test_one_code_sent_from_many_devices_at_once_stores_one_ballot_and_refuses_the_rest(
+    engine: Engine,
+) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    (code,) = issue(engine, world.round_id, staff, 1)
+    answers = full_answers(engine, world.round_id, staff)
+    turns = iter(range(20))
+
+    def send() -> ballots.Receipt:
+        # Every device its own token; two of them have none.
+        device = None if next(turns) < 2 else secrets.token_hex(16)
+        return ballots.submit_with_retry(engine, code, answers, receipt=device)
+
+    results = race(20, send)
+
+    assert results == Counter(stored=1, used=19)
+    assert ballot_count(engine) == 1
 
 
 def test_two_hundred_codes_submitted_at_once_are_all_stored(engine: Engine) -> None:
@@ -122,21 +168,28 @@ def test_two_hundred_codes_submitted_at_once_are_all_stored(engine: Engine) -> N
 
 
 def _submit_in_process(
-    url: str, code: str, answers: list[tuple[int, int, int]], start: Any, results: Any
+    url: str,
+    code: str,
+    answers: list[tuple[int, int, int]],
+    receipt: str | None,
+    start: Any,
+    results: Any,
 ) -> None:
     engine = db.make_engine(url)
     try:
         as_dict = {(t, c): level for t, c, level in answers}
         start.wait(timeout=60)
-        results.put(outcome(lambda: ballots.submit_with_retry(engine, code, as_dict)))
+        results.put(
+            outcome(lambda: ballots.submit_with_retry(engine, code, as_dict, receipt=receipt))
+        )
     finally:
         engine.dispose()
 
 
-@pytest.mark.postgres
-def test_eight_processes_racing_one_code_store_one_ballot(
-    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _race_processes(
+    pg_engine: Engine, receipts: list[str | None], monkeypatch: pytest.MonkeyPatch
+) -> Counter[str]:
+    """One process per receipt, released at once, each sending the same code's ballot."""
     # A spawned child re-runs the parent's __main__ file; after the page tests that is app.py
     # (AppTest leaves it there), which would start the app. The children need only this module.
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
@@ -148,15 +201,17 @@ def test_eight_processes_racing_one_code_store_one_ballot(
     ]
     url = pg_engine.url.render_as_string(hide_password=False)
     context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(8), context.Queue()
+    start, results = context.Barrier(len(receipts)), context.Queue()
     processes = [
-        context.Process(target=_submit_in_process, args=(url, code, answers, start, results))
-        for _ in range(8)
+        context.Process(
+            target=_submit_in_process, args=(url, code, answers, receipt, start, results)
+        )
+        for receipt in receipts
     ]
     try:
         for process in processes:
             process.start()
-        outcomes = Counter(results.get(timeout=60) for _ in processes)
+        return Counter(results.get(timeout=60) for _ in processes)
     finally:
         # A child that failed leaves the others waiting at the barrier: never let them
         # outlive the test (pytest would wait for them at exit).
@@ -165,5 +220,23 @@ def test_eight_processes_racing_one_code_store_one_ballot(
             if process.is_alive():
                 process.kill()
 
+
+@pytest.mark.postgres
+def test_eight_processes_racing_one_code_from_eight_devices_store_one_ballot(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receipts = [None, *(secrets.token_hex(16) for _ in range(7))]
+    outcomes = _race_processes(pg_engine, receipts, monkeypatch)
     assert outcomes == Counter(stored=1, used=7)
+    assert ballot_count(pg_engine) == 1
+
+
+@pytest.mark.postgres
+def test_one_device_s_ballot_sent_to_eight_replicas_at_once_is_stored_once(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tablet that sends again after a replica went quiet: the sends may all land at once."""
+    device = secrets.token_hex(16)
+    outcomes = _race_processes(pg_engine, [device] * 8, monkeypatch)
+    assert outcomes == Counter(stored=1, again=7)
     assert ballot_count(pg_engine) == 1

@@ -1,18 +1,21 @@
 """Faults: an app process killed in the middle of a burst of ballots, and a database that is
 briefly unavailable.
 
-Killed (SIGKILL, nothing is cleaned up): afterwards every code is either used with its ballot
-stored or unused with no ballot and its draft kept, on a SQLite file and on PostgreSQL, and
-the restarted app takes the rest. Unavailable (PostgreSQL refusing connections, its sessions
-terminated): saving and submitting fail with the busy message, the answers stay in the tab
-and the last saved draft on the server, and once the database is back a retry stores the
-ballot exactly once.
+The answers of a ballot stay on the device until 提交, and the device sends them again, with
+its token, until it hears back; the server keeps no drafts. Killed (SIGKILL, nothing is
+cleaned up): afterwards every code is either used with its ballot stored or unused with
+nothing stored at all, on a SQLite file and on PostgreSQL; the restarted app takes the
+ballots sent again, once each, and tells a device whose ballot was stored before the kill
+that it is in. Unavailable (PostgreSQL refusing connections, its sessions terminated): the
+submit fails with the busy message and stores nothing, and once the database is back the
+same ballot sent again is stored exactly once.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import queue
+import secrets
 import signal
 import sys
 import threading
@@ -29,8 +32,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 from worlds import bureau, full_answers, issue, tally_problems
 
-from pingyi import ballots, codes, config, db, demo, groups, rounds
-from pingyi.models import Ballot, Draft, EvaluationCode, GroupKey
+from pingyi import ballots, codes, config, db, demo, groups, rounds, tally
+from pingyi.models import Ballot, EvaluationCode, GroupKey, MassComment
 
 # Streamlit only where the page test needs it: the burst's spawned process imports this
 # module, and should start as fast as an app process does.
@@ -59,26 +62,33 @@ def ballot_count(bind: Engine) -> int:
         return int(s.scalar(select(func.count()).select_from(Ballot)) or 0)
 
 
+def receipts(s: Any) -> dict[str, str | None]:
+    """code hash → the receipt its row keeps."""
+    rows = s.execute(select(EvaluationCode.code_hash, EvaluationCode.receipt))
+    return {code_hash: receipt for code_hash, receipt in rows}
+
+
 # ---- SIGKILL in the middle of a burst
 
 
-Work = list[tuple[str, list[tuple[int, int, int]]]]  # (code, [(target, criterion, level)])
+Sent = tuple[str, str, list[tuple[int, int, int]]]  # (code, token, [(target, criterion, level)])
 
 
-def _burst(url: str, work: Work, threads: int) -> None:
+def _burst(url: str, work: list[Sent], threads: int) -> None:
     """An app process taking ballots from `threads` sessions at once, until it is killed."""
     engine = db.make_engine(url)
-    todo: queue.SimpleQueue[tuple[str, list[tuple[int, int, int]]]] = queue.SimpleQueue()
+    todo: queue.SimpleQueue[Sent] = queue.SimpleQueue()
     for item in work:
         todo.put(item)
 
     def session() -> None:
         while True:
             try:
-                code, answers = todo.get_nowait()
+                code, token, answers = todo.get_nowait()
             except queue.Empty:
                 return
-            ballots.submit_with_retry(engine, code, {(t, c): lvl for t, c, lvl in answers})
+            given = {(t, c): lvl for t, c, lvl in answers}
+            ballots.submit_with_retry(engine, code, given, receipt=token)
 
     workers = [threading.Thread(target=session) for _ in range(threads)]
     for worker in workers:
@@ -99,11 +109,13 @@ def test_an_app_killed_during_a_burst_leaves_each_code_used_with_its_ballot_or_u
         kinds = [full_answers(engine, world.round_id, group, level=n) for n in range(5)]
         for n, code in enumerate(issue(engine, world.round_id, group, 150)):
             answers[code] = kinds[n % 5]
-    # Every evaluator has tapped everything: each code has its whole ballot as a draft.
-    with db.transaction(engine) as s:
-        for code, given in answers.items():
-            ballots.save_draft(session=s, code=code, answers=given)
-    work = [(code, [(t, c, lvl) for (t, c), lvl in a.items()]) for code, a in answers.items()]
+    # Every evaluator has tapped everything on a device of their own, which keeps the answers
+    # and its token until it hears that the ballot is in.
+    tokens = {code: secrets.token_hex(16) for code in answers}
+    work = [
+        (code, tokens[code], [(t, c, lvl) for (t, c), lvl in a.items()])
+        for code, a in answers.items()
+    ]
     url = engine.url.render_as_string(hide_password=False)
 
     app = multiprocessing.get_context("spawn").Process(target=_burst, args=(url, work, 4))
@@ -140,20 +152,28 @@ def test_an_app_killed_during_a_burst_leaves_each_code_used_with_its_ballot_or_u
                 if codes.lookup(session=s, code=code).state is codes.CodeState.OK
             }
             assert len(left) == len(answers) - sum(used.values())
-            drafts = set(s.scalars(select(Draft.code_hash)))
-            assert drafts == {codes.hash_code(code) for code in left}
-            for code in list(left)[:20]:
-                assert ballots.load_draft(session=s, code=code)[0] == answers[code]
+            # A used code keeps its device's receipt; an unused one has nothing at all.
+            kept = receipts(s)
+            for code in answers:
+                expected = None if code in left else ballots.receipt_hash(tokens[code])
+                assert kept[codes.hash_code(code)] == expected, code
         assert tally_problems(snapshot) == []
 
-        # The evaluators whose ballots were not stored submit again from their drafts.
-        for code in left:
-            with db.session(restarted) as s:
-                saved, _ = ballots.load_draft(session=s, code=code)
-            ballots.submit_with_retry(restarted, code, saved)
+        # Every device that had not heard back sends its ballot again, with its token: those
+        # stored before the kill are told so, the others are stored now, each exactly once.
+        outcomes = {
+            code: ballots.submit_with_retry(restarted, code, given, receipt=tokens[code])
+            for code, given in answers.items()
+        }
+        assert {code for code, got in outcomes.items() if not got.again} == left
         with db.session(restarted) as s:
             assert ballots_per_group(s) == used_codes_per_group(s) == {g: 150 for g in group_ids}
-            assert s.scalar(select(func.count()).select_from(Draft)) == 0
+        # Sent once more (the reply lost again), nothing changes; another device is refused.
+        code = next(iter(left))
+        assert ballots.submit_with_retry(restarted, code, answers[code], receipt=tokens[code]).again
+        with pytest.raises(ballots.AlreadyUsed):
+            ballots.submit_with_retry(restarted, code, answers[code], receipt=secrets.token_hex(16))
+        assert ballot_count(restarted) == len(answers)
         assert tally_problems(restarted) == []
     finally:
         restarted.dispose()
@@ -184,35 +204,34 @@ def unavailable(admin: Engine, bind: Engine) -> Iterator[None]:
 
 
 @pytest.mark.postgres
-def test_while_the_database_is_down_nothing_is_stored_and_the_draft_is_kept(
+def test_while_the_database_is_down_nothing_is_stored_and_the_ballot_sent_again_is_stored_once(
     pg_engine: Engine, pg_admin: Engine
 ) -> None:
     world = bureau(pg_engine)
     staff = world.groups[GroupKey.ALL_STAFF]
     (code,) = issue(pg_engine, world.round_id, staff, 1)
     answers = full_answers(pg_engine, world.round_id, staff)
-    half = dict(list(answers.items())[: len(answers) // 2])
+    device = secrets.token_hex(16)
     with db.transaction(pg_engine) as s:
-        ballots.save_draft(session=s, code=code, answers=half)
+        ballots.open_code(session=s, code=code)
 
     with unavailable(pg_admin, pg_engine):
-        with pytest.raises(SQLAlchemyError), db.transaction(pg_engine) as s:
-            ballots.save_draft(session=s, code=code, answers=answers)
-        with pytest.raises(SQLAlchemyError):
-            ballots.submit_with_retry(pg_engine, code, answers)
+        for _ in range(2):  # the device sends again while it hears nothing
+            with pytest.raises(SQLAlchemyError):
+                ballots.submit_with_retry(pg_engine, code, answers, receipt=device)
 
     with db.session(pg_engine) as s:
         assert codes.lookup(session=s, code=code).state is codes.CodeState.OK
-        assert ballots.load_draft(session=s, code=code)[0] == half
+        assert receipts(s) == {codes.hash_code(code): None}
     assert ballot_count(pg_engine) == 0
 
-    # Back: the evaluator taps 提交评议 again, and once more for good measure.
-    assert ballots.submit_with_retry(pg_engine, code, answers).targets > 0
+    # Back: the device sends the same ballot again, and once more for good measure.
+    stored = ballots.submit_with_retry(pg_engine, code, answers, receipt=device)
+    assert stored.targets > 0 and not stored.again
+    assert ballots.submit_with_retry(pg_engine, code, answers, receipt=device).again
     with pytest.raises(ballots.AlreadyUsed):
-        ballots.submit_with_retry(pg_engine, code, answers)
+        ballots.submit_with_retry(pg_engine, code, answers)  # another device, no token
     assert ballot_count(pg_engine) == 1
-    with db.session(pg_engine) as s:
-        assert s.scalar(select(func.count()).select_from(Draft)) == 0
     assert tally_problems(pg_engine) == []
 
 
@@ -235,12 +254,15 @@ def test_a_connection_cut_in_the_middle_of_a_submit_is_retried_and_stored_once(
         return real_claim(cursor, *args)
 
     monkeypatch.setattr(ballots, "_claim", claim_after_the_server_cut_us_off)
-    assert ballots.submit_with_retry(pg_engine, code, answers).targets > 0
+    device = secrets.token_hex(16)
+    stored = ballots.submit_with_retry(pg_engine, code, answers, receipt=device)
+    assert stored.targets > 0 and not stored.again  # the cut attempt had stored nothing
 
     assert len(calls) >= 2 and calls[0] not in calls[1:]  # the retry had a new connection
     assert ballot_count(pg_engine) == 1
     with db.session(pg_engine) as s:
         assert codes.lookup(session=s, code=code).state is codes.CodeState.USED
+        assert receipts(s) == {codes.hash_code(code): ballots.receipt_hash(device)}
     assert tally_problems(pg_engine) == []
 
 
@@ -268,18 +290,30 @@ def demo_on_postgres(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iter
     _forget_engines()
 
 
-def _tap(at: AppTest, item: tuple[int, int], level_id: int) -> AppTest:
-    """A tap reruns its card and the progress lines; then the whole page, to see all of it."""
+def _apptools() -> Any:
+    """The page tests' helpers for the ballot element (tests/pages/apptools.py), imported
+    only where the page test needs them, as Streamlit is."""
+    pages = str(Path(__file__).resolve().parent / "pages")
+    if pages not in sys.path:
+        sys.path.append(pages)
+    import apptools
+
+    return apptools
+
+
+def _send(at: AppTest, payload: dict[str, Any]) -> AppTest:
+    """The ballot element's 提交 (or its sending again): the page runs its `on_submit`."""
     from pingyi.ui import ballot as view
 
-    at.segmented_control(key=view.answer_key(*item)).set_value(level_id).run()
-    at.run()
+    _apptools().trigger(at, view.ELEMENT, "submit", payload)
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
-def _warnings(at: AppTest) -> list[str]:
-    return [w.value for w in at.warning]
+def _element(at: AppTest) -> Any:
+    from pingyi.ui import ballot as view
+
+    return _apptools().component_data(at, view.ELEMENT)
 
 
 @pytest.mark.postgres
@@ -295,40 +329,64 @@ def test_the_ballot_page_says_busy_keeps_the_answers_and_submits_once_when_back(
         round_id = rounds.current(session=s).id  # type: ignore[union-attr]
         group = groups.by_key(session=s)[GroupKey.ALL_STAFF].id
         (code,) = codes.issue(session=s, round_id=round_id, group_id=group, count=1)  # type: ignore[arg-type]
-        form = ballots.open_code(session=s, code=code).form
-    good, fair = form.levels[0].id, form.levels[2].id
-    last = [(form.cards[-1].target_id, c.id) for c in form.cards[-1].criteria]
-    earlier = {item: good for item in form.items if item not in last}
-    with db.transaction(bind) as s:  # the first cards were tapped before (draft)
-        ballots.save_draft(session=s, code=code, answers=earlier)
 
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["code"] = code
     at.run()
-    assert len(at.segmented_control) == len(form.items)
-    _tap(at, last[0], good)
-    assert view.MSG_BUSY not in _warnings(at)
+    assert not at.exception, [e.value for e in at.exception]
+    data = _element(at)
+    assert (data["mode"], data["code"], data["result"]) == ("ballot", code, None)
+    form = data["form"]
+    assert (form["round"], form["group"]) == (round_id, group)
+    good, fair = form["levels"][0][0], form["levels"][2][0]
+    # Every card tapped on the device, which keeps the answers: the server has none of them.
+    answers = [[card["id"], cid, good] for card in form["cards"] for cid, _ in card["criteria"]]
+    answers[-1][2] = fair
+    payload = {
+        "sid": "send-1",
+        "code": code,
+        "token": secrets.token_hex(16),
+        "answers": answers,
+        "comments": {str(form["cards"][0]["id"]): "班子团结,作风务实"},
+    }
+    assert ballot_count(bind) == 0
 
     with unavailable(pg_admin, bind):
-        for item in last[1:]:
-            _tap(at, item, good)
-        assert view.MSG_BUSY in _warnings(at)
-        assert at.session_state[view.BALLOT].answers == dict.fromkeys(form.items, good)
-        next(b for b in at.button if b.label == view.SUBMIT_LABEL).click().run()
-        assert any(view.MSG_BUSY in e.value for e in at.error), [e.value for e in at.error]
-        assert len(at.segmented_control) == len(form.items)  # still the ballot, answers kept
+        _send(at, payload)
+        busy = {"n": 1, "sid": "send-1", "kind": "busy", "message": view.MSG_BUSY, "missing": []}
+        assert at.session_state[view.RESULT] == busy
+        data = _element(at)
+        assert data["result"] == busy
+        # Still the ballot, in the same element: the device keeps the answers and sends again.
+        assert (data["mode"], data["code"], data["form"]) == ("ballot", code, form)
+        assert not any(view.THANKS in h.value for h in at.header)
+        _send(at, {**payload, "sid": "send-2"})
+        assert _element(at)["result"] == {**busy, "n": 2, "sid": "send-2"}
     assert ballot_count(bind) == 0
-    with db.session(bind) as s:  # the server kept the draft of before the outage
-        assert ballots.load_draft(session=s, code=code)[0] == {**earlier, last[0]: good}
-
-    # Back: the next tap saves every answer, taps made while it was down included.
-    _tap(at, last[-1], fair)
-    assert view.MSG_BUSY not in _warnings(at)
-    expected = {**dict.fromkeys(form.items, good), last[-1]: fair}
     with db.session(bind) as s:
-        assert ballots.load_draft(session=s, code=code)[0] == expected
-    next(b for b in at.button if b.label == view.SUBMIT_LABEL).click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert any(view.THANKS in h.value for h in at.header)
+        assert codes.lookup(session=s, code=code).state is codes.CodeState.OK
+
+    # Back: the element sends the same ballot again; it is stored, and the page thanks.
+    _send(at, {**payload, "sid": "send-3"})
+    assert any(view.THANKS in h.value for h in at.header), [h.value for h in at.header]
+    assert (_element(at)["mode"], _element(at)["code"]) == ("clear", code)  # the device forgets
     assert ballot_count(bind) == 1
+    # A send replayed on reconnection stores nothing more.
+    _send(at, {**payload, "sid": "send-4"})
+    assert ballot_count(bind) == 1
+
+    # The reply of the stored send lost after all (a restarted server, a new session): the
+    # link opens a used code, and the device's ballot with its token is told it is in.
+    again = AppTest.from_file(PAGE, default_timeout=60)
+    again.query_params["code"] = code
+    again.run()
+    assert not again.exception, [e.value for e in again.exception]
+    assert (_element(again)["mode"], _element(again)["code"]) == ("used", code)
+    _send(again, {**payload, "sid": "send-5"})
+    assert any(view.THANKS in h.value for h in again.header), [h.value for h in again.header]
+    assert any(view.THANKS_AGAIN in m.value for m in again.markdown)
+    assert ballot_count(bind) == 1
+    with db.session(bind) as s:
+        assert tally.participation(session=s, round_id=round_id) == {group: (1, 0)}  # type: ignore[arg-type]
+        assert s.scalar(select(func.count()).select_from(MassComment)) == 1
     assert tally_problems(bind) == []

@@ -392,35 +392,65 @@ def test_slips_password_strips_and_reminders_show_hostile_text_as_text(
 
 
 def test_no_page_passes_text_to_unsafe_html() -> None:
-    """`unsafe_allow_html` is used nowhere, and `st.html` only for the two static style files
-    and the ballot's scroll to a card, a script of the card's number only."""
+    """`unsafe_allow_html` is used nowhere, `st.html` only for the two static style files, and
+    the one custom component is the ballot element, whose script and styles are files."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     sources = [*root.glob("pages/*.py"), *root.glob("pingyi/**/*.py"), root / "app.py"]
     calls: list[str] = []
+    components: list[str] = []
     for path in sources:
         text = path.read_text(encoding="utf-8")
         assert "unsafe_allow_html=" not in text, path
-        assert "components.html(" not in text and "st.components" not in text, path
+        assert "unsafe_allow_javascript" not in text, path
+        assert "components.html(" not in text and "components.v1" not in text, path
         found = re.findall(r"st\.html\((.*)\)\s*$", text, flags=re.MULTILINE)
         assert len(found) == text.count("st.html("), f"{path}: an st.html call over lines"
         calls += [f"{path.name}: {m}" for m in found]
-    assert sorted(calls) == [
-        "ballot.py: _CSS",
-        "ballot.py: _into_view(target_id), unsafe_allow_javascript=True",
-        "meeting.py: _CSS",
-    ]
-
-
-def test_the_ballot_scroll_script_holds_a_card_number_and_nothing_else() -> None:
+        components += [path.name for _ in re.findall(r"st\.components\.v2\.component\(", text)]
+    assert sorted(calls) == ["ballot.py: _CSS", "meeting.py: _CSS"]
+    assert components == ["ballot.py"]
     from pingyi.ui import ballot as view
 
-    script = view._into_view(42)
-    assert "getElementById('card-42')" in script
-    assert re.sub(r"card-42", "", script) == re.sub(r"card-7", "", view._into_view(7))
-    with pytest.raises(ValueError):
-        view._into_view("1'); alert('x")  # type: ignore[arg-type]
+    source = Path(view.__file__).read_text(encoding="utf-8")
+    call = source[source.index("st.components.v2.component(") :]
+    call = call[: call.index("\n)\n")]
+    assert "html=" not in call  # no HTML of its own: the script draws everything
+    assert 'js=(_HERE / "ballot_element.js")' in call
+
+
+def test_the_ballot_element_sets_roster_text_as_text_only() -> None:
+    """Names, criteria and levels reach the ballot element as data: its script makes every
+    node with `createElement` and sets their text as `textContent`, never as HTML."""
+    from pathlib import Path
+
+    script = (
+        Path(__file__).resolve().parents[1] / "pingyi" / "ui" / "ballot_element.js"
+    ).read_text(encoding="utf-8")
+    code = re.sub(r"//[^\n]*", "", script)  # the comments may name what the code avoids
+    for unsafe in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "setHTMLUnsafe",
+        "createContextualFragment",
+        "DOMParser",
+        "document.write",
+        "srcdoc",
+        "eval(",
+        "Function(",
+        "javascript:",
+    ):
+        assert unsafe not in code, unsafe
+    assert 'name === "text"' in code and "node.textContent = value" in code
+    # Attributes set by name are the script's own, never an event handler or a link.
+    for name in re.findall(r'setAttribute\("([^"]+)"', code):
+        assert not name.startswith("on") and name not in {"href", "src"}, name
+    keys = re.findall(r'[{,]\s*"?([A-Za-z][\w-]*)"?\s*:', code)  # of `el(tag, {…})` too
+    assert "data-target" in keys and "aria-label" in keys
+    for name in keys:
+        assert not name.lower().startswith("on") and name not in {"href", "src"}, name
 
 
 # ---- over-long text: refused in Chinese, nothing written
@@ -595,21 +625,24 @@ def test_over_long_rectification_evidence_is_refused(engine: Engine, world: Bure
     assert (after.stored, after.evidence) == (ItemStatus.NOT_STARTED, "")
 
 
-def test_an_over_long_mass_comment_is_refused_in_draft_and_ballot(
-    engine: Engine, world: Bureau
-) -> None:
+def test_an_over_long_mass_comment_is_refused_in_a_ballot(engine: Engine, world: Bureau) -> None:
+    """Refused by `submit` and by `submit_with_retry` (whose quick path claims the code before
+    it checks the ballot: the claim is rolled back with it)."""
     group = world.groups[GroupKey.ALL_STAFF]
     with db.transaction(engine) as s:
         (code,) = codes.issue(session=s, round_id=world.round_id, group_id=group, count=1)
     answers = full_answers(engine, world.round_id, group)
     target_id = next(iter(answers))[0]
     comments = {target_id: "字" * (ballots.COMMENT_MAX + 1)}
-    for change in (
-        lambda s: ballots.save_draft(session=s, code=code, answers={}, comments=comments),
+    message = _refused(
+        engine,
+        ballots.BallotError,
         lambda s: ballots.submit(session=s, code=code, answers=answers, comments=comments),
-    ):
-        message = _refused(engine, ballots.BallotError, change)
-        assert f"超过 {ballots.COMMENT_MAX} 字" in message
+    )
+    assert f"超过 {ballots.COMMENT_MAX} 字" in message
+    for _ in range(2):  # the second time with the form in the quick path's cache
+        with pytest.raises(ballots.BallotError, match=f"超过 {ballots.COMMENT_MAX} 字"):
+            ballots.submit_with_retry(engine, code, answers, comments, receipt="ab" * 16)
     assert _count(engine, MassComment) == 0
     with db.session(engine) as s:
         assert codes.lookup(session=s, code=code).ok  # the code can still vote

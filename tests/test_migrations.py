@@ -1,10 +1,12 @@
-"""Migrations on both backends: from an empty database, from the previous release's schema
-with its data in it, and the models equal to what the migrations build.
+"""Migrations on both backends: from an empty database, from earlier releases' schemas with
+their data in them, and the models equal to what the migrations build.
 
-The previous release is revision 0001. Its world is written through the tables as they were
+The first release is revision 0001. Its world is written through the tables as they were
 then (reflected from the database at 0001, not today's models), the way that release stored
 it: a roster, a round in 开展点评 with targets and assignments, codes (used, opened with a
-draft, fresh), two ballots with their ratings, a comment, and the tallies.
+draft, fresh), two ballots with their ratings, a comment, and the tallies. The previous
+release, 0002, still kept drafts on the server; 0003 drops them (the answers of a ballot being
+filled in now stay on the device) and gives each code the receipt of the device that used it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from alembic.script import ScriptDirectory
 from pgtools import scratch_database, scratch_name
 from sqlalchemy import Connection, Engine, MetaData, func, inspect, select, text
 from sqlmodel import col
+from worlds import bureau, full_answers, issue
 
 from pingyi import (
     audit,
@@ -42,9 +45,10 @@ from pingyi import (
     rules,
     tally,
 )
-from pingyi.models import Ballot, Draft, EvaluationCode, Template
+from pingyi.models import Ballot, EvaluationCode, GroupKey, Template
 
-PREVIOUS = "0001"  # the schema of the release before this one
+FIRST = "0001"  # the schema of the first release, whose data must still come along
+PREVIOUS = "0002"  # the schema of the release before this one, with drafts on the server
 
 
 def head() -> str:
@@ -113,12 +117,26 @@ def test_an_empty_database_is_migrated_to_head_and_matches_the_models(
     assert revision_of(empty_engine) == head()
 
 
-def test_the_previous_release_can_be_rolled_back_to_and_upgraded_again(
+def code_columns(bind: Engine) -> set[str]:
+    return {column["name"] for column in inspect(bind).get_columns("evaluation_code")}
+
+
+def test_the_earlier_releases_can_be_rolled_back_to_and_upgraded_again(
     empty_engine: Engine,
 ) -> None:
+    assert head() == "0003"
     upgrade(empty_engine, "head")
     downgrade(empty_engine, PREVIOUS)
     assert revision_of(empty_engine) == PREVIOUS
+    assert "draft" in inspect(empty_engine).get_table_names()
+    assert "receipt" not in code_columns(empty_engine)
+    upgrade(empty_engine, "head")
+    assert "draft" not in inspect(empty_engine).get_table_names()
+    assert "receipt" in code_columns(empty_engine)
+    assert schema_differences(empty_engine) == []
+
+    downgrade(empty_engine, FIRST)
+    assert revision_of(empty_engine) == FIRST
     assert "audit_event" not in inspect(empty_engine).get_table_names()
     upgrade(empty_engine, "head")
     assert schema_differences(empty_engine) == []
@@ -146,12 +164,12 @@ def _insert(conn: Connection, table: Any, **row: Any) -> int:
     return key[0] if key else 0
 
 
-def previous_release_world(bind: Engine) -> OldWorld:
+def first_release_world(bind: Engine) -> OldWorld:
     """A little bureau as release 0001 stored it, written through the 0001 tables."""
     meta = MetaData()
     meta.reflect(bind)
     t = meta.tables
-    assert "audit_event" not in t, "the database should be at the previous release"
+    assert "audit_event" not in t, "the database should be at the first release"
     now = datetime(2026, 9, 20, 9, 30, tzinfo=UTC)
     with bind.begin() as conn:
         # What `pingyi init` of that release put there: groups, default criteria and scale.
@@ -380,21 +398,42 @@ def previous_release_world(bind: Engine) -> OldWorld:
     )
 
 
-def test_the_previous_release_data_is_kept_and_usable_after_the_upgrade(
+def old_codes(bind: Engine) -> dict[str, tuple[bool, bool, bool]]:
+    """code hash → (opened, used, revoked), as any release stored them."""
+    with bind.connect() as conn:
+        rows = conn.execute(text("SELECT code_hash, opened, used, revoked FROM evaluation_code"))
+        return {h: (bool(o), bool(u), bool(r)) for h, o, u, r in rows}
+
+
+def receipts(bind: Engine) -> list[str | None]:
+    with bind.connect() as conn:
+        return list(conn.scalars(text("SELECT receipt FROM evaluation_code")))
+
+
+def test_the_first_release_data_is_kept_and_usable_after_the_upgrade(
     empty_engine: Engine,
 ) -> None:
     engine = empty_engine
-    upgrade(engine, PREVIOUS)
-    world = previous_release_world(engine)
+    upgrade(engine, FIRST)
+    world = first_release_world(engine)
     before = row_counts(engine)
+    codes_before = old_codes(engine)
+    assert before["draft"] == 1
 
     bootstrap.initialize(engine)  # what the new release does when it starts
 
     assert revision_of(engine) == head()
     assert schema_differences(engine) == []
     after = row_counts(engine)
-    assert {name: after[name] for name in before} == before  # nothing lost, no seed twice
+    # Nothing lost, no seed twice; only the server's drafts are gone (answers being filled in
+    # now stay on the device).
+    assert "draft" not in after
+    assert {name: after[name] for name in before if name != "draft"} == {
+        name: n for name, n in before.items() if name != "draft"
+    }
     assert after["audit_event"] == 0 and after["account"] == 0
+    assert old_codes(engine) == codes_before  # used stay used, opened stay opened
+    assert receipts(engine) == [None] * len(codes_before)
 
     with db.session(engine) as s:
         current = rounds.current(session=s)
@@ -406,20 +445,25 @@ def test_the_previous_release_data_is_kept_and_usable_after_the_upgrade(
             world.groups["vendors"]: (1, 1),
         }
         assert codes.lookup(session=s, code=world.used).state is codes.CodeState.USED
-        answers, _ = ballots.load_draft(session=s, code=world.opened)
-        assert answers == world.draft
+        assert codes.lookup(session=s, code=world.opened).state is codes.CodeState.OK
         defaults = s.exec(select(Template).where(col(Template.round_id).is_(None))).all()
         assert len(defaults) == 4
         # The results and the export read the old round as they read a new one.
         assert reports.summary_workbook(session=s, round_id=world.round_id)[:2] == b"PK"
 
-    # Today's code votes on the old round's codes, exactly once, and keeps the tallies right.
+    # Today's code votes on the old round's codes, exactly once, and keeps the tallies right:
+    # the code whose draft was dropped is filled in again on the device and sent whole.
     full = dict.fromkeys(world.all_staff_items, next(iter(world.draft.values())))
+    device = secrets.token_hex(16)
     for code in (world.opened, world.fresh):
-        ballots.submit_with_retry(engine, code, full, round_id=world.round_id)
+        ballots.submit_with_retry(engine, code, full, round_id=world.round_id, receipt=device)
+    assert ballots.submit_with_retry(engine, world.opened, full, receipt=device).again
     for code in (world.used, world.opened, world.vendor_used):
         with pytest.raises(ballots.AlreadyUsed):
             ballots.submit_with_retry(engine, code, full, round_id=world.round_id)
+    # A ballot stored by the old release kept no receipt: no device can claim it.
+    with pytest.raises(ballots.AlreadyUsed):
+        ballots.submit_with_retry(engine, world.used, full, receipt=device)
     with db.transaction(engine) as s:
         audit.record(session=s, actor=audit.CLI_ACTOR, action="升级检查")
     with db.session(engine) as s:
@@ -429,9 +473,91 @@ def test_the_previous_release_data_is_kept_and_usable_after_the_upgrade(
             world.groups["vendors"]: (1, 1),
         }
         assert s.scalar(select(func.count()).select_from(Ballot)) == 4
-        assert s.scalar(select(func.count()).select_from(Draft)) == 0
         used = s.scalar(select(func.count()).where(col(EvaluationCode.used)))
         assert used == 4
+
+
+def test_the_previous_release_s_drafts_are_dropped_and_its_codes_kept_by_the_upgrade(
+    empty_engine: Engine,
+) -> None:
+    engine = empty_engine
+    upgrade(engine, FIRST)
+    world = first_release_world(engine)
+    upgrade(engine, PREVIOUS)
+    # The previous release autosaved a draft of each opened code, through its own tables.
+    meta = MetaData()
+    meta.reflect(engine)
+    assert "receipt" not in meta.tables["evaluation_code"].c
+    with engine.begin() as conn:
+        conn.execute(
+            meta.tables["draft"]
+            .insert()
+            .values(
+                code_hash=codes.hash_code(world.fresh),
+                answers={"answers": {"1:1": 1}, "comments": {"1": "还没写完的意见"}},
+            )
+        )
+    before = row_counts(engine)
+    codes_before = old_codes(engine)
+    assert before["draft"] == 2
+
+    upgrade(engine, "head")
+
+    assert revision_of(engine) == head()
+    assert schema_differences(engine) == []
+    tables = set(inspect(engine).get_table_names())
+    assert "draft" not in tables and not [name for name in tables if "draft" in name]
+    receipt = next(
+        c for c in inspect(engine).get_columns("evaluation_code") if c["name"] == "receipt"
+    )
+    assert receipt["nullable"]
+    assert receipts(engine) == [None] * len(codes_before)  # no old code has a device's receipt
+    assert old_codes(engine) == codes_before
+    after = row_counts(engine)
+    assert after == {name: n for name, n in before.items() if name != "draft"}
+    # Nothing of the dropped answers is left anywhere.
+    with engine.connect() as conn:
+        for name in tables:
+            for row in conn.execute(text(f'SELECT * FROM "{name}"')):
+                assert not any("还没写完" in str(value) for value in row), name
+    with db.session(engine) as s:
+        assert codes.lookup(session=s, code=world.used).state is codes.CodeState.USED
+        assert codes.lookup(session=s, code=world.vendor_used).state is codes.CodeState.USED
+        assert codes.lookup(session=s, code=world.fresh).state is codes.CodeState.OK
+        assert tally.verify(session=s, round_id=world.round_id) == []
+
+
+def test_a_rollback_to_the_previous_release_keeps_the_ballots_and_drops_the_receipts(
+    empty_engine: Engine,
+) -> None:
+    engine = empty_engine
+    bootstrap.initialize(engine)
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    used, fresh = issue(engine, world.round_id, staff, 2)
+    answers = full_answers(engine, world.round_id, staff)
+    device = secrets.token_hex(16)
+    ballots.submit_with_retry(engine, used, answers, receipt=device)
+    codes_before = old_codes(engine)
+
+    downgrade(engine, PREVIOUS)
+    assert revision_of(engine) == PREVIOUS
+    assert "receipt" not in code_columns(engine)
+    assert row_counts(engine)["draft"] == 0
+    assert old_codes(engine) == codes_before
+    assert row_counts(engine)["ballot"] == 1
+
+    upgrade(engine, "head")
+    assert schema_differences(engine) == []
+    assert old_codes(engine) == codes_before
+    assert receipts(engine) == [None, None]
+    # The receipt went with the rollback: the device is now told the code is used.
+    with pytest.raises(ballots.AlreadyUsed):
+        ballots.submit_with_retry(engine, used, answers, receipt=device)
+    assert not ballots.submit_with_retry(engine, fresh, answers, receipt=device).again
+    with db.session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Ballot)) == 2
+        assert tally.verify(session=s, round_id=world.round_id) == []
 
 
 # ---- several app processes starting at once on one new PostgreSQL database

@@ -1,18 +1,24 @@
-"""The 群众评议 ballot page: code entry with a lockout, rating cards, progress, submit, thanks.
+"""The 群众评议 ballot page: code entry with a lockout, the ballot element, submit, thanks.
 
-What the evaluator has answered lives in `st.session_state` (this browser tab) and, after every
-tap, in the code's draft on the server, so a reload or another device gets it all back. All
-database work goes through `pingyi.ballots`; nothing the evaluator or the roster typed is ever
-passed to `unsafe_allow_html`.
+Code entry, its lockouts and every refusal are Streamlit, here. The cards are the ballot
+element (`ballot_element.js`, a `st.components.v2` component): it draws the form it is sent
+once, takes every tap in the browser and keeps the answers in the browser's storage under the
+code, so a reload, a closed tab or a restarted server lose nothing on that device, and the
+server holds nothing of a ballot until 提交 sends all of it (`on_submit`). All database work
+goes through `pingyi.ballots`; names from the roster reach the element as data and are drawn
+as text, and nothing the evaluator or the roster typed is passed to `unsafe_allow_html`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,70 +37,62 @@ GUESSING = "测评码猜测"  # the audit log's action for lockouts
 
 log = logging.getLogger(__name__)
 
-MSG_BUSY = "网络或服务器繁忙,答案已保留在本页,请稍后再试"
+MSG_BUSY = "网络或服务器繁忙,评议已保存在本设备上,稍后会自动重新提交"
 MSG_BUSY_OPEN = "网络或服务器繁忙,请稍后再试"
-MSG_SAVED = "已保存"
+MSG_INVALID = "提交内容无效,请刷新页面后重新提交"
 MSG_LOCKED = "测评码输错次数过多,输入已暂停"
 THANKS = "谢谢您的评议"
 THANKS_DETAIL = "您的评议已匿名提交,本页可以关闭。"
+THANKS_AGAIN = "您的评议此前已经提交成功(当时的确认没有送达本设备),无需再次提交,本页可以关闭。"
 SUBMIT_LABEL = "提交评议"
 
 BALLOT = "ballot"  # the open Ballot
 NOTICE = "ballot_notice"  # why the last code was refused, shown above the entry form
 WRONG = "ballot_wrong"  # wrong codes tried in this session
 LOCKED_UNTIL = "ballot_locked_until"  # time.time() when entry opens again
-SUBMITTED = "ballot_submitted"  # number of targets of the ballot just stored
-PROGRESS = "ballot_progress"  # key of the progress fragments (top and bottom)
-PAGE = "ballot_page"  # index of the page of cards shown
-TURNED = "ballot_turned"  # the page was just turned: the card to bring into view
+SUBMITTED = "ballot_submitted"  # the Thanks for the ballot just stored
+RESULT = "ballot_result"  # the element's last submit that stored nothing: why, for the element
+USED = "ballot_used"  # a used code opened here: its device may hold the ballot that used it
+CLEAR = "ballot_clear"  # a code whose answers the device must forget (used elsewhere, revoked)
+ELEMENT = "ballot_element"  # the key of the ballot element
 
-# Cards per page. Streamlit's frontend goes over every element on the page after each tap
-# (~2 ms of a desktop core per card, far more on a cheap phone): the vendors' 80 cards on one
-# page cost ~280 ms per tap, ten cards ~75 ms. Ballots of up to ten cards stay one page.
+# Cards per page: a page turn draws ten cards (the vendors' 80 cards are 8 pages), which keeps
+# the element light on a cheap phone and the way through a long ballot easy to follow.
 CARDS_PER_PAGE = 10
 
-_CSS = Path(__file__).with_name("ballot.css")
+_HERE = Path(__file__).parent
+_CSS = _HERE / "ballot.css"
+
+# Read once per process; the component is Streamlit's to serve, with no build step and no CDN.
+_ELEMENT = st.components.v2.component(
+    "pingyi_ballot",
+    css=(_HERE / "ballot_element.css").read_text(encoding="utf-8"),
+    js=(_HERE / "ballot_element.js").read_text(encoding="utf-8"),
+)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ballot:
-    """An opened code and everything answered so far; `answers` is what gets submitted."""
+    """An opened code: its form, to be filled in on the device."""
 
     code: str
     round_id: int | None
     round_name: str
     group_name: str
     form: ballots.BallotForm
-    answers: ballots.Answers = field(default_factory=dict)
-    comments: ballots.Comments = field(default_factory=dict)
-    saved: dict[int, str] = field(default_factory=dict)  # target_id → save status
-    gone: str | None = None  # the code stopped being usable (used on another device…)
 
 
-def answer_key(target_id: int, criterion_id: int) -> str:
-    return f"ans_{target_id}_{criterion_id}"
+@dataclass(frozen=True)
+class Thanks:
+    """What the thank-you page says; the code is forgotten on the device when it shows."""
 
-
-def note_key(target_id: int) -> str:
-    return f"note_{target_id}"
-
-
-def card_anchor(target_id: int) -> str:
-    return f"card-{target_id}"
-
-
-def left_key(target_id: int) -> str:
-    """The fragment of the card's 还有 n 项未选 line."""
-    return f"card_left_{target_id}"
-
-
-def saved_key(target_id: int) -> str:
-    """The fragment of the card's 已保存 line."""
-    return f"card_saved_{target_id}"
+    code: str
+    targets: int
+    again: bool
 
 
 def style() -> None:
-    """Large touch targets and a clearly marked choice; a static file, no user text."""
+    """The page around the element (code entry, thanks); a static file, no user text."""
     st.html(_CSS)
 
 
@@ -165,19 +163,14 @@ def _refuse(message: str) -> None:
     st.query_params.pop("code", None)
 
 
-def _reset_widgets() -> None:
-    for key in list(st.session_state):
-        if isinstance(key, str) and key.startswith(("ans_", "note_")):
-            del st.session_state[key]
-
-
 def open_code(raw: str) -> Ballot | None:
-    """Open a typed or linked code, with its draft; None (and a notice) when it cannot vote.
+    """Open a typed or linked code; None (and a notice) when it cannot vote.
 
     While code entry is paused for everyone nothing is tried or counted, and a linked code
     stays in the address to be tried when the pause ends."""
     if paused_seconds():
         return None
+    st.session_state.pop(USED, None)
     code = codes.normalize(raw)
     problem = codes.format_problem(code)
     if problem is not None:
@@ -192,8 +185,9 @@ def open_code(raw: str) -> Ballot | None:
             group = s.get(EvaluatorGroup, opened.group_id)
             round_name = round_.name if round_ is not None else ""
             group_name = group.name if group is not None else ""
-    except ballots.BallotError as exc:
+    except ballots.CodeRefused as exc:
         _refuse(str(exc))
+        _forget_or_check(code, exc)
         return None
     except SQLAlchemyError:
         st.session_state[NOTICE] = MSG_BUSY_OPEN
@@ -204,28 +198,27 @@ def open_code(raw: str) -> Ballot | None:
         round_name=round_name,
         group_name=group_name,
         form=opened.form,
-        answers=dict(opened.answers),
-        comments=dict(opened.comments),
     )
-    # Nothing of another ballot stays in the widgets; each card fills its own from the draft
-    # when drawn (`_restore_widgets`), so a reload or another device shows every answer.
-    _reset_widgets()
     st.session_state[BALLOT] = ballot
     st.session_state.pop(NOTICE, None)
-    # Back where the evaluator left off: the page of the first card not finished.
-    gaps = ballots.missing(ballot.form, ballot.answers)
-    st.session_state[PAGE] = page_of(ballot.form, gaps[0].target_id) if gaps else 0
+    st.session_state.pop(RESULT, None)
     # A typed code goes into the address too, so a reload comes back to this ballot.
     st.query_params["code"] = code
     return ballot
 
 
+def _forget_or_check(code: str, refused: ballots.CodeRefused) -> None:
+    """A used code may have been used by this very device, whose reply was lost: the element
+    sends its ballot again to find out. A revoked one can never vote: the device forgets it."""
+    if refused.state is codes.CodeState.USED:
+        st.session_state[USED] = code
+    elif refused.state is codes.CodeState.REVOKED:
+        st.session_state[CLEAR] = code
+
+
 def current_ballot() -> Ballot | None:
     """The ballot of this tab: the one already open, or the one `?code=` asks for."""
     ballot: Ballot | None = st.session_state.get(BALLOT)
-    if ballot is not None and ballot.gone:
-        close(notice=ballot.gone)
-        return None
     raw = st.query_params.get("code")
     if raw is None or (ballot is not None and codes.normalize(raw) == ballot.code):
         return ballot
@@ -233,11 +226,9 @@ def current_ballot() -> Ballot | None:
 
 
 def close(*, notice: str | None = None) -> None:
-    """Forget the open ballot in this tab (its draft stays on the server)."""
+    """Forget the open ballot in this tab (its answers stay on the device until submitted)."""
     st.session_state.pop(BALLOT, None)
-    st.session_state.pop(PAGE, None)
-    st.session_state.pop(TURNED, None)
-    _reset_widgets()
+    st.session_state.pop(RESULT, None)
     st.query_params.pop("code", None)
     if notice:
         st.session_state[NOTICE] = notice
@@ -263,321 +254,203 @@ def code_entry() -> None:
     st.rerun()
 
 
-# ---- the cards
+# ---- the ballot element
 
 
-def _save(ballot: Ballot, target_id: int) -> None:
-    """Keep every answer on the server; on failure the answers stay here and go next time."""
+def form_data(form: ballots.BallotForm) -> dict[str, Any]:
+    """The form as the element draws it: cards with their criteria, the scale, ten a page."""
+    return {
+        "round": form.round_id,
+        "group": form.group_id,
+        "perPage": CARDS_PER_PAGE,
+        "commentMax": ballots.COMMENT_MAX,
+        "levels": [[level.id, level.label] for level in form.levels],
+        "cards": [
+            {
+                "id": card.target_id,
+                "name": card.name,
+                "about": card.branch_name,
+                "category": card.category,
+                "criteria": [[c.id, c.name] for c in card.criteria],
+            }
+            for card in form.cards
+        ],
+    }
+
+
+def element(ballot: Ballot) -> None:
+    """The cards, progress, pages and 提交 of the open ballot, drawn and kept on the device."""
+    data = {
+        "mode": "ballot",
+        "code": ballot.code,
+        "form": form_data(ballot.form),
+        "result": st.session_state.get(RESULT),
+    }
+    _ELEMENT(key=ELEMENT, data=data, on_submit_change=on_submit)
+
+
+def device_check() -> None:
+    """Under the code entry: a used code is checked against this device's ballot, and a code
+    that can no longer vote is forgotten here. Draws nothing the evaluator sees otherwise."""
+    used, clear = st.session_state.get(USED), st.session_state.pop(CLEAR, None)
+    if used is not None:
+        _ELEMENT(key=ELEMENT, data={"mode": "used", "code": used}, on_submit_change=on_submit)
+    elif clear is not None:
+        _ELEMENT(key=ELEMENT, data={"mode": "clear", "code": clear}, on_submit_change=on_submit)
+
+
+class _Invalid(ValueError):
+    """A submit that the element would never send: refused as a whole."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A submit as the element sends it: the whole ballot with the device's token."""
+
+    sid: str
+    code: str
+    token: str
+    answers: ballots.Answers
+    comments: ballots.Comments
+
+
+_TARGET_KEY = re.compile(r"[0-9]{1,12}")  # a target id as the element writes it: ASCII digits
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid
+    return value
+
+
+def parse_sent(payload: object, *, max_items: int) -> Sent:
+    """The element's submit, checked for shape (the form's rules are `ballots.submit`'s)."""
+    if not isinstance(payload, Mapping):
+        raise _Invalid
+    sid, code, token = payload.get("sid"), payload.get("code"), payload.get("token")
+    raw_answers, raw_comments = payload.get("answers"), payload.get("comments") or {}
+    if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in (sid, code, token)):
+        raise _Invalid
+    if not isinstance(raw_answers, list) or len(raw_answers) > max_items:
+        raise _Invalid
+    if not isinstance(raw_comments, Mapping) or len(raw_comments) > max_items:
+        raise _Invalid
+    answers: ballots.Answers = {}
+    for entry in raw_answers:
+        if not isinstance(entry, list) or len(entry) != 3:
+            raise _Invalid
+        target, criterion, level = (_int(v) for v in entry)
+        answers[target, criterion] = level
+    comments: ballots.Comments = {}
+    for target, text in raw_comments.items():
+        if not isinstance(text, str) or not _TARGET_KEY.fullmatch(str(target)):
+            raise _Invalid
+        comments[int(target)] = text
+    return Sent(str(sid), codes.normalize(str(code)), str(token), answers, comments)
+
+
+def on_submit() -> None:
+    """The element sent a whole ballot: store it once, thank, or say why not.
+
+    Runs as the trigger's callback, before the page script, so the page drawn next already
+    shows the outcome. The element sends the same ballot again until it hears back, so each
+    outcome must hold for a second arrival: the code is claimed once, and the same device's
+    token gets the receipt again."""
+    payload = (st.session_state.get(ELEMENT) or {}).get("submit")
+    if payload is None:
+        return
+    ballot: Ballot | None = st.session_state.get(BALLOT)
+    used: str | None = st.session_state.get(USED)
+    thanks: Thanks | None = st.session_state.get(SUBMITTED)
+    max_items = len(ballot.form.items) if ballot else 5000
     try:
-        with db.transaction(ui.engine()) as s:
-            ballots.save_draft(
-                session=s,
-                code=ballot.code,
-                answers=ballot.answers,
-                comments=ballot.comments,
-                round_id=ballot.round_id,
-            )
-    except ballots.BallotError as exc:
-        # Used on another device, revoked, or the round closed: the whole page must say so.
-        ballot.gone = str(exc)
-        st.rerun()
-    except SQLAlchemyError:
-        ballot.saved[target_id] = MSG_BUSY
-    else:
-        ballot.saved[target_id] = MSG_SAVED
-
-
-def _tapped(target_id: int, criterion_id: int) -> None:
-    ballot: Ballot | None = st.session_state.get(BALLOT)
-    if ballot is None:
+        sent = parse_sent(payload, max_items=max_items)
+    except _Invalid:
+        _answer(payload, "refused", MSG_INVALID)
         return
-    level_id = st.session_state.get(answer_key(target_id, criterion_id))
-    if level_id is None:
-        ballot.answers.pop((target_id, criterion_id), None)
-    else:
-        ballot.answers[target_id, criterion_id] = level_id
-    _save(ballot, target_id)
-    _rerun_status(target_id)
-
-
-def _noted(target_id: int) -> None:
-    ballot: Ballot | None = st.session_state.get(BALLOT)
-    if ballot is None:
-        return
-    text = (st.session_state.get(note_key(target_id)) or "")[: ballots.COMMENT_MAX]
-    if text.strip():
-        ballot.comments[target_id] = text
-    else:
-        ballot.comments.pop(target_id, None)
-    _save(ballot, target_id)
-    _rerun_status(target_id)
-
-
-def _rerun_status(target_id: int) -> None:
-    """After a tap or a comment: the card's status lines and the progress lines. The scale
-    buttons already show the choice; redrawing them too would cost every tap the browser's
-    redraw of the whole card."""
-    st.rerun([left_key(target_id), saved_key(target_id), PROGRESS])
-
-
-def _restore_widgets(ballot: Ballot, card: ballots.Card) -> None:
-    """Answers into the card's widgets when it is drawn without them: a ballot just opened,
-    or a page turned back to (Streamlit forgets the state of widgets a run did not draw)."""
-    for criterion in card.criteria:
-        key, item = answer_key(card.target_id, criterion.id), (card.target_id, criterion.id)
-        if key not in st.session_state and item in ballot.answers:
-            st.session_state[key] = ballot.answers[item]
-    note = note_key(card.target_id)
-    if note not in st.session_state and card.target_id in ballot.comments:
-        st.session_state[note] = ballot.comments[card.target_id]
-
-
-def _card(ballot: Ballot, card: ballots.Card, number: int) -> None:
-    """One target: who it is, a row of scale buttons per criterion, an optional comment."""
-    _restore_widgets(ballot, card)
-    levels = ballot.form.levels
-    labels = {level.id: md_escape(level.label) for level in levels}
-    with st.container(border=True, key=f"card_box_{card.target_id}"):
-        st.subheader(md_escape(card.name), anchor=card_anchor(card.target_id))
-        about = " · ".join(part for part in (card.branch_name, card.category) if part)
-        st.caption(f"第 {number}/{len(ballot.form.cards)} 张 · {md_escape(about)}")
-        st.fragment(_card_left, key=left_key(card.target_id))(ballot, card)
-        for index, criterion in enumerate(card.criteria, start=1):
-            st.segmented_control(
-                f"{index}. {md_escape(criterion.name)}",
-                options=[level.id for level in levels],
-                format_func=labels.__getitem__,
-                key=answer_key(card.target_id, criterion.id),
-                required=True,
-                width="stretch",
-                on_change=_tapped,
-                args=(card.target_id, criterion.id),
-            )
-        st.text_area(
-            "意见建议(选填)",
-            key=note_key(card.target_id),
-            max_chars=ballots.COMMENT_MAX,
-            height=80,
-            placeholder="可不填;只作文字记录,匿名",
-            on_change=_noted,
-            args=(card.target_id,),
-        )
-        st.fragment(_card_saved, key=saved_key(card.target_id))(ballot, card.target_id)
-
-
-def _card_left(ballot: Ballot, card: ballots.Card) -> None:
-    """How many items of the card are still to choose; rerun by each tap on the card."""
-    left = sum(1 for c in card.criteria if (card.target_id, c.id) not in ballot.answers)
-    if left:
-        st.markdown(f":orange[还有 {left} 项未选]")
-    else:
-        st.markdown(":green[:material/check_circle: 本张已评完]")
-
-
-def _card_saved(ballot: Ballot, target_id: int) -> None:
-    """Whether the card's last answer reached the server; rerun by each tap on the card."""
-    status = ballot.saved.get(target_id)
-    if status == MSG_SAVED:
-        st.caption(f":material/cloud_done: {MSG_SAVED}")
-    elif status:
-        st.warning(status, icon=":material/cloud_off:")
-
-
-def page_count(form: ballots.BallotForm) -> int:
-    return max(1, math.ceil(len(form.cards) / CARDS_PER_PAGE))
-
-
-def page_of(form: ballots.BallotForm, target_id: int) -> int:
-    """The index of the page that shows the target's card."""
-    for index, card in enumerate(form.cards):
-        if card.target_id == target_id:
-            return index // CARDS_PER_PAGE
-    return 0
-
-
-def shown_page(form: ballots.BallotForm) -> int:
-    page = st.session_state.get(PAGE, 0)
-    return page if 0 <= page < page_count(form) else 0
-
-
-def turn_to(page: int, target_id: int | None = None) -> None:
-    """Show another page; its card of `target_id` (else its first card) comes into view."""
-    st.session_state[PAGE] = page
-    st.session_state[TURNED] = target_id
-
-
-def cards(ballot: Ballot) -> None:
-    """The cards of the page shown, then the page turner. A tap reruns its card's status
-    lines and the progress lines (`_rerun_status`), not the page."""
-    page = shown_page(ballot.form)
-    first = page * CARDS_PER_PAGE
-    shown = ballot.form.cards[first : first + CARDS_PER_PAGE]
-    for number, card in enumerate(shown, start=first + 1):
-        # Each card its own fragment: with its widgets outside any fragment the browser treats
-        # every tap as a rerun of the whole page (measured: ~30 ms more of its main thread).
-        st.fragment(_card, key=f"card_{card.target_id}")(ballot, card, number)
-    turner(ballot, page)
-    if TURNED in st.session_state and shown:
-        target_id = st.session_state.pop(TURNED)
-        _bring_into_view(target_id or shown[0].target_id)
-
-
-def turner(ballot: Ballot, page: int) -> None:
-    """上一页 / 下一页 under the cards, when the ballot has more than one page."""
-    pages = page_count(ballot.form)
-    if pages == 1:
-        return
-    first = page * CARDS_PER_PAGE + 1
-    last = min(first + CARDS_PER_PAGE - 1, len(ballot.form.cards))
-    back, where, forward = st.columns([2, 3, 2], vertical_alignment="center")
-    back.button(
-        "上一页",
-        icon=":material/chevron_left:",
-        width="stretch",
-        disabled=page == 0,
-        on_click=turn_to,
-        args=(page - 1,),
-    )
-    where.markdown(f"**第 {page + 1}/{pages} 页**  \n第 {first}–{last} 张")
-    forward.button(
-        "下一页",
-        icon=":material/chevron_right:",
-        type="primary",
-        width="stretch",
-        disabled=page == pages - 1,
-        on_click=turn_to,
-        args=(page + 1,),
-    )
-
-
-def _into_view(target_id: int) -> str:
-    """A script that scrolls the card of `target_id` to the top, once it is drawn. Nothing
-    in it but the card's number."""
-    anchor = card_anchor(int(target_id))
-    return (
-        "<script>(() => { let tries = 20; const go = () => {"
-        f" const heading = document.getElementById('{anchor}');"
-        " if (heading) heading.scrollIntoView({block: 'start'});"
-        " else if (tries-- > 0) requestAnimationFrame(go); }; go(); })();</script>"
-    )
-
-
-def _bring_into_view(target_id: int) -> None:
-    """Scroll to a card of the page just turned to (the button that turned it may be at the
-    bottom of the page)."""
-    st.html(_into_view(target_id), unsafe_allow_javascript=True)
-
-
-# ---- progress, submit, thanks
-
-
-@st.fragment(key=PROGRESS)
-def progress(where: str) -> None:
-    """已完成 n/N and the way to the first card not finished yet: a link on this page, a
-    button that turns to its page otherwise.
-
-    Drawn at the top and above the submit button (`where`); both are this one keyed fragment,
-    which every tap reruns together with its card's status lines, so the count is right after
-    each tap without rerunning the whole page (a vendors' ballot has 80 cards).
-    """
-    ballot: Ballot | None = st.session_state.get(BALLOT)
-    if ballot is None:
-        return
-    total = len(ballot.form.cards)
-    gaps = ballots.missing(ballot.form, ballot.answers)
-    done = total - len(gaps)
-    items = len(ballot.form.items)
-    chosen = sum(1 for item in ballot.form.items if item in ballot.answers)
-    st.progress(
-        done / total if total else 1.0,
-        text=f"**已完成 {done}/{total}** 张 · 已选 {chosen}/{items} 项",
-    )
-    if not gaps:
-        st.markdown(":green[全部评完,请提交。] [去提交 :material/arrow_downward:](#submit)")
-        return
-    first = gaps[0]
-    page = page_of(ballot.form, first.target_id)
-    if page == shown_page(ballot.form):
-        st.markdown(
-            f"[下一张未完成:{md_escape(first.name)} :material/arrow_downward:]"
-            f"(#{card_anchor(first.target_id)})"
-        )
-    elif st.button(
-        f"下一张未完成:{md_escape(first.name)}(第 {page + 1} 页)",
-        key=f"jump_{where}",
-        icon=":material/arrow_forward:",
-    ):
-        turn_to(page, first.target_id)
-        st.rerun(scope="app")
-
-
-def submit(ballot: Ballot) -> None:
-    """提交评议: refused with the missing cards when incomplete; stored at most once."""
-    st.subheader("提交", anchor="submit")
-    with st.container(key="ballot_bottom"):
-        progress("bottom")
-    if not st.button(SUBMIT_LABEL, type="primary", width="stretch", icon=":material/send:"):
-        return
-    gaps = ballots.missing(ballot.form, ballot.answers)
-    if gaps:
-        st.error(f"还有 {len(gaps)} 张评议卡没有评完,请补全后再提交:\n\n{_gap_list(ballot, gaps)}")
-        return
+    if thanks is not None and thanks.code == sent.code:
+        return  # a second send of the ballot just stored in this tab
+    if sent.code not in {ballot.code if ballot else None, used}:
+        return  # not the ballot of this tab (an old send replayed on reconnection)
+    round_id = ballot.round_id if ballot else _current_round_id()
     try:
         receipt = ballots.submit_with_retry(
             ui.engine(),
-            ballot.code,
-            ballot.answers,
-            ballot.comments,
-            round_id=ballot.round_id,
+            sent.code,
+            sent.answers,
+            sent.comments,
+            round_id=round_id,
+            receipt=sent.token,
         )
     except ballots.IncompleteBallot as exc:
-        st.error(str(exc))
+        _answer(payload, "incomplete", str(exc), [card.target_id for card in exc.cards])
+        return
+    except ballots.CodeRefused as exc:
+        # Used on another device, revoked, or the round closed: nothing of this is stored.
+        st.session_state.pop(USED, None)  # this device's token has just been checked
+        if exc.state in (codes.CodeState.USED, codes.CodeState.REVOKED):
+            st.session_state[CLEAR] = sent.code
+        close(notice=str(exc))
         return
     except ballots.BallotError as exc:
-        # The loser of a double tap, a second device or a replay: nothing was stored.
-        close(notice=str(exc))
-        st.rerun()
-    except SQLAlchemyError:
-        st.error(MSG_BUSY, icon=":material/cloud_off:")
+        _answer(payload, "refused", str(exc))
         return
-    # Before any other Streamlit call: a second tap already queued must find the thanks.
-    st.session_state[SUBMITTED] = receipt.targets
+    except SQLAlchemyError:
+        log.exception("a ballot could not be stored; the device sends it again")
+        _answer(payload, "busy", MSG_BUSY)
+        return
+    st.session_state[SUBMITTED] = Thanks(sent.code, receipt.targets, receipt.again)
+    st.session_state.pop(USED, None)
+    st.session_state.pop(NOTICE, None)  # "used" was said of this very ballot
     close()
-    st.rerun()
 
 
-def _gap_list(ballot: Ballot, gaps: list[ballots.Card]) -> str:
-    """The cards not finished: links to those on this page, the page of the others."""
-    shown = shown_page(ballot.form)
-    lines = []
-    for card in gaps:
-        name, page = md_escape(card.name), page_of(ballot.form, card.target_id)
-        if page == shown:
-            lines.append(f"- [{name}](#{card_anchor(card.target_id)})")
-        else:
-            lines.append(f"- {name}(第 {page + 1} 页)")
-    return "\n".join(lines)
+def _current_round_id() -> int | None:
+    with db.session(ui.engine()) as s:
+        current = rounds.current(session=s)
+        return current.id if current is not None else None
+
+
+def _answer(payload: object, kind: str, message: str, missing: list[int] | None = None) -> None:
+    """Tell the element why its submit stored nothing (it matches `sid` to its own)."""
+    sid = payload.get("sid") if isinstance(payload, Mapping) else None
+    last = st.session_state.get(RESULT) or {}
+    st.session_state[RESULT] = {
+        "n": int(last.get("n", 0)) + 1,  # a new value each time, so the element hears it
+        "sid": sid,
+        "kind": kind,
+        "message": message,
+        "missing": missing or [],
+    }
+
+
+# ---- header and thanks
 
 
 def header(ballot: Ballot) -> None:
     st.caption(f"{md_escape(ballot.round_name)} · {md_escape(ballot.group_name)}")
     st.markdown(
         "请对每张评议卡的每一项选择 **好 / 较好 / 一般 / 差**,不熟悉的选 **不了解**。"
-        "每次选择都会自动保存,刷新页面或换设备后用同一测评码可继续。评议匿名,不记录您的身份。"
+        "您的选择只保存在本设备的浏览器里:刷新、关闭本页或断网都不会丢失,"
+        "用同一设备再次打开即可继续;**换用其他设备需要重新填写**。"
+        "评议匿名,提交前服务器不保存您的任何选择。"
     )
 
 
 def thank_you() -> None:
-    """The end of a stored ballot; the back button or the link again come back here."""
+    """The end of a stored ballot; the back button or the link again come back here. The
+    device forgets the ballot's answers as this shows."""
     # A second tap may have cut the submitting run short after the ballot was stored: make
     # sure nothing of it is left in this tab or in the address.
     close()
-    targets = st.session_state.get(SUBMITTED, 0)
+    thanks: Thanks | None = st.session_state.get(SUBMITTED)
     with st.container(border=True, key="thanks"):
         st.header(f":green[:material/task_alt:] {THANKS}", anchor=False)
-        st.markdown(THANKS_DETAIL)
-        if targets:
-            st.caption(f"共评议 {targets} 个对象。")
+        st.markdown(THANKS_AGAIN if thanks and thanks.again else THANKS_DETAIL)
+        if thanks and thanks.targets:
+            st.caption(f"共评议 {thanks.targets} 个对象。")
+    if thanks is not None:
+        _ELEMENT(key=ELEMENT, data={"mode": "clear", "code": thanks.code})
     if st.button("输入另一个测评码", icon=":material/keyboard:"):
         # A shared tablet passes to the next evaluator; nothing of this ballot is left here.
         del st.session_state[SUBMITTED]

@@ -3,6 +3,7 @@ and finding widgets by label."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy import Engine
 from sqlmodel import col, select
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
 from pingyi import auth, config, db, rounds
@@ -91,3 +93,35 @@ def button(at: AppTest, label: str) -> Any:
 
 def text_area(at: AppTest, label: str) -> Any:
     return next(t for t in at.text_area if t.label == label)
+
+
+# ---- st.components.v2 elements, which AppTest draws as UnknownElement
+
+
+def component(at: AppTest, key: str) -> Any | None:
+    """The component mounted with `key` in the last run, or None."""
+    found = [e for e in at.get("bidi_component") if getattr(e, "key", None) == key]
+    return found[0] if found else None
+
+
+def component_data(at: AppTest, key: str) -> Any:
+    """The JSON `data` the component with `key` was sent in the last run."""
+    element = component(at, key)
+    assert element is not None, f"no component {key!r} on the page"
+    return json.loads(element.proto.json)
+
+
+def trigger(at: AppTest, key: str, event: str, value: object) -> AppTest:
+    """Run the page as the browser does after the component's JS called
+    `setTriggerValue(event, value)`: the other widgets keep their values, the trigger is sent
+    once (its callback runs before the script)."""
+    element = component(at, key)
+    assert element is not None, f"no component {key!r} on the page"
+    states: WidgetStates = at._tree.get_widget_states()
+    sent = states.widgets.add()
+    # Streamlit's id of the component's trigger widget (`_make_trigger_id` in
+    # streamlit/components/v2/bidi_component/main.py; the frontend builds the same).
+    sent.id = f"$$STREAMLIT_INTERNAL_KEY_{element.proto.id}__events"
+    sent.json_trigger_value = json.dumps([{"event": event, "value": value}])
+    at._run(states)
+    return at

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apptools import forget_engines, logged_in
+from apptools import component_data, forget_engines, logged_in, trigger
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from sqlmodel import select
@@ -44,7 +44,7 @@ from test_hostile_input import (
 )
 
 from pingyi import audit, auth, ballots, db, highlights, rectification, reviews, rounds
-from pingyi.models import Account, Step
+from pingyi.models import Account, MassComment, Step
 from pingyi.ui import ballot as ballot_view
 from pingyi.ui.text import md_escape
 
@@ -244,19 +244,48 @@ def test_the_review_form_shows_criteria_levels_and_the_summary_as_text(world: Ho
 
 
 def test_the_ballot_shows_names_criteria_and_levels_as_text(world: Hostile) -> None:
+    """The page around the ballot escapes its Markdown; names, criteria and levels go to the
+    ballot element as data, exactly as typed, and the element sets them as text only
+    (tests/test_hostile_input.py checks its script)."""
     at = AppTest.from_file(ROOT / "pages" / "ballot.py", default_timeout=60)
     at.query_params["code"] = world.spare_codes[0]
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.segmented_control) > 0
-    assert_text_only(at, ROUND_NAME, NAMES["H01"], NAMES["H02"], CRITERION, LEVEL)
-    # The comment is a plain text area: typed hostile text comes back as typed.
+    assert_text_only(at, ROUND_NAME)
+    data = component_data(at, ballot_view.ELEMENT)
+    assert data["mode"] == "ballot"
+    cards = {card["id"]: card for card in data["form"]["cards"]}
+    assert cards[world.targets["H01"]]["name"] == NAMES["H01"]
+    assert cards[world.targets["H02"]]["name"] == NAMES["H02"]
+    assert any(name == CRITERION for card in cards.values() for _, name in card["criteria"])
+    assert LEVEL in [label for _, label in data["form"]["levels"]]
+
+    # A hostile comment sent with the ballot is stored as typed; the thanks are text only.
+    answers = [
+        [card["id"], criterion, data["form"]["levels"][0][0]]
+        for card in cards.values()
+        for criterion, _ in card["criteria"]
+    ]
     target_id = world.targets["H01"]
-    at.text_area(key=ballot_view.note_key(target_id)).input(EVERYTHING).run()
-    at.run()  # the comment reran only the card's status lines; now the whole page
+    sent = {
+        "sid": "send-1",
+        "code": world.spare_codes[0],
+        "token": "0123456789abcdef" * 2,
+        "answers": answers,
+        "comments": {str(target_id): EVERYTHING},
+    }
+    before = _comments_on(target_id)
+    trigger(at, ballot_view.ELEMENT, "submit", sent)
     assert not at.exception, [e.value for e in at.exception]
-    assert at.text_area(key=ballot_view.note_key(target_id)).value == EVERYTHING
+    assert any(ballot_view.THANKS in h.value for h in at.header)
     assert_text_only(at)
+    assert _comments_on(target_id) == sorted([*before, EVERYTHING])
+
+
+def _comments_on(target_id: int) -> list[str]:
+    with db.session() as s:
+        query = select(MassComment.text).where(MassComment.target_id == target_id)
+        return sorted(s.exec(query).all())
 
 
 # ---- what people type on the pages comes back as text in the success messages
@@ -352,11 +381,15 @@ def test_every_box_of_stored_text_limits_it_as_its_domain_function_does(
 
 
 def test_the_ballot_code_and_comment_boxes_have_max_chars(world: Hostile) -> None:
+    """The code box is Streamlit's; the comment boxes are the ballot element's, which sets
+    their `maxlength` from the form's `commentMax`."""
     at = AppTest.from_file(ROOT / "pages" / "ballot.py", default_timeout=60).run()
     assert at.text_input[0].max_chars == 20
     at.query_params["code"] = world.spare_codes[0]
     at.run()
-    assert {t.max_chars for t in at.text_area} == {ballots.COMMENT_MAX}
+    assert not at.exception, [e.value for e in at.exception]
+    form = component_data(at, ballot_view.ELEMENT)["form"]
+    assert form["commentMax"] == ballots.COMMENT_MAX
 
 
 def test_the_audit_log_keeps_hostile_names_as_text(world: Hostile) -> None:

@@ -1,7 +1,9 @@
 """A real `streamlit run app.py` on a temporary SQLite database, and Debian's chromium.
 
 `demo_app` is one server per test session with the demo bureau loaded through the CLI;
-`empty_app` is a server of its own per test, on an empty database. `browser` is Debian's
+`empty_app` is a server of its own per test, on an empty database; `stoppable_demo_app` is a
+demo server of the test module's own that a test may stop (SIGTERM, SIGKILL) and start again
+on the same port and database, running again at the start of every test. `browser` is Debian's
 chromium driven by Playwright (never a downloaded browser build); `page` is a fresh tab at
 1280×900, and `new_page(width, height)` makes tabs of other sizes (tablets, phones).
 Screenshots go to test-artifacts/ (gitignored) through `screenshot(page, name)`.
@@ -9,6 +11,7 @@ Screenshots go to test-artifacts/ (gitignored) through `screenshot(page, name)`.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -17,11 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from appserver import (
+
+# The ballot tests' shared checks live in tests/ballotdevice.py: their asserts say what differed.
+pytest.register_assert_rewrite("ballotdevice")
+
+from appserver import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     ROOT,
     ServerDidNotStart,
+    StreamlitServer,
     app_env,
     free_port,
     running_streamlit,
@@ -51,6 +59,54 @@ class AppServer:
         )
 
 
+@dataclass(frozen=True)
+class StoppableApp(AppServer):
+    """A server on its own SQLite database that the test may stop and start again."""
+
+    process: StreamlitServer
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a pulled plug would; returns once it has exited."""
+        self.process.kill()
+
+    def terminate(self) -> None:
+        """SIGTERM, as a service manager stops it; returns once it has exited."""
+        self.process.stop(signal.SIGTERM)
+
+    def start(self) -> None:
+        """Start it again on the same port and database; returns once it answers."""
+        try:
+            self.process.start()
+        except ServerDidNotStart as exc:
+            pytest.fail(str(exc))
+
+    @property
+    def running(self) -> bool:
+        return self.process.running
+
+
+def _new_app(
+    directory: Path,
+    *,
+    demo: bool,
+    database_url: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> tuple[int, AppServer]:
+    """A free port and a server's settings, with the demo bureau and the office's account
+    loaded through the CLI when `demo`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = AppServer(
+        url=f"http://127.0.0.1:{port}",
+        env=app_env(directory, database_url, extra_env),
+        log=directory / "streamlit.log",
+    )
+    if demo:
+        server.cli("demo")
+        server.cli("create-admin", OFFICE, "--name", "领导小组办公室", stdin=OFFICE_PASSWORD)
+    return port, server
+
+
 @contextmanager
 def serve_app(
     directory: Path,
@@ -62,21 +118,31 @@ def serve_app(
     """Start `streamlit run app.py` on a free port with its own database in `directory`, or
     on `database_url` (several servers may share one PostgreSQL database); `extra_env` adds
     to or overrides the server's environment (PINGYI_SECRET_KEY…)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    server = AppServer(
-        url=f"http://127.0.0.1:{port}",
-        env=app_env(directory, database_url, extra_env),
-        log=directory / "streamlit.log",
-    )
-    if demo:
-        server.cli("demo")
-        server.cli("create-admin", OFFICE, "--name", "领导小组办公室", stdin=OFFICE_PASSWORD)
+    port, server = _new_app(directory, demo=demo, database_url=database_url, extra_env=extra_env)
     try:
         with running_streamlit(port, server.env, server.log):
             yield server
     except ServerDidNotStart as exc:
         pytest.fail(str(exc))
+
+
+@contextmanager
+def serve_stoppable_app(directory: Path, *, demo: bool) -> Iterator[StoppableApp]:
+    """As `serve_app` on a SQLite file in `directory`, as a `StoppableApp`; stopped (if it is
+    running) on the way out."""
+    port, plain = _new_app(directory, demo=demo)
+    process = StreamlitServer(port, plain.env, plain.log)
+    server = StoppableApp(
+        url=plain.url,
+        env=plain.env,
+        log=plain.log,
+        process=process,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        process.stop()
 
 
 @pytest.fixture
@@ -105,6 +171,22 @@ def own_demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer
     """A demo server of the test module's own, for tests that move the round on."""
     with serve_app(tmp_path_factory.mktemp("own_demo_app"), demo=True) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def _stoppable_demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoppableApp]:
+    with serve_stoppable_app(tmp_path_factory.mktemp("stoppable_demo_app"), demo=True) as server:
+        yield server
+
+
+@pytest.fixture
+def stoppable_demo_app(_stoppable_demo_app: StoppableApp) -> StoppableApp:
+    """A demo server of the test module's own that the test may `kill()`, `terminate()` and
+    `start()` again (same port, same database); running when the test starts, even after a
+    test that failed while it was stopped."""
+    if not _stoppable_demo_app.running:
+        _stoppable_demo_app.start()
+    return _stoppable_demo_app
 
 
 @pytest.fixture

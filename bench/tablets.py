@@ -7,62 +7,72 @@ cadres=False)` gives 30 grassroots 普通党员 that 市场经营户 rate on 6 c
 180 items), and `codes.issue` one 市场经营户 code per tablet. Each tablet is its own browser
 context (768×1024, touch, zh-CN) of one Debian chromium driven by Playwright's async API; the K
 tablets of a run work concurrently. A tablet opens the QR link (`slips.ballot_url`); once all
-K ballots are open they start together, and each taps one scale button per item in page order
-(tablet j taps level (i + j) mod 5 of item i: every level, 不了解 included), waits for each
-tap to be saved, then for an evaluator's pause (`THINK_MS` ± `SPREAD`, drawn anew each time:
-1.5–4.5 s, --think-ms) before the next, and taps 下一页 after the last item of each page of ten
-cards (`CARDS_PER_PAGE`: 3 pages). A tap is a touch at the button's centre
-(`page.touchscreen.tap`), aimed by one script in the page (`AIM`). When every tablet of the
-run has tapped all its items, the server's RSS is taken and all K tap 提交评议 together (the end
-of a meeting); the contexts stay open till all are thanked.
+K ballots are drawn they start together, and each taps one scale button per item in page order
+(tablet j taps level (i + j) mod 5 of item i: every level, 不了解 included), waits till the
+choice is drawn, and taps 下一页 after the last item of each page of ten cards
+(`CARDS_PER_PAGE`: 3 pages). Before each tap or page turn an evaluator pauses (`THINK_MS` ±
+`SPREAD`: 1.5–4.5 s, --think-ms), the pauses of each tablet drawn before the run from a
+generator seeded with its number, so the tablets do not tap in lockstep and every run has the
+same ones. A tap is a touch at the button's centre (`page.touchscreen.tap`), aimed by one
+script in the page (`window.__bench.item`). When every tablet of the run has tapped all its
+items, the server's RSS is taken and all K tap 提交评议 together (the end of a meeting); the
+contexts stay open till all are thanked.
 
-Measured in the page (performance.now(), one clock per tab; an init script installs a
-capture-phase touchstart/pointerdown/click listener and a MutationObserver on the document, so
-no polling and no Python sleep is in the tap or submit figures):
-- tap → saved: from the touchstart of the tap on a scale button until the progress line at the
-  top of the ballot (`.st-key-ballot_top`, 已选 n/180 项) first shows the count including this
-  answer. That line is redrawn only by the fragment rerun that runs after the tap's callback has
-  committed the code's draft (`ballots.save_draft`), so it is the page's saved state for the
-  answer (the card's 已保存 caption comes in the same rerun). p50, p95, max over all taps of all
-  tablets of the run. `tap_parts_ms` splits it (p50, p95): "sent", tap → the page sends the
-  widget change on its websocket; "reply", → the last websocket message received before the
-  saved state showed (server work, network, and waiting for the tab's busy main thread);
-  "drawn", → the saved state drawn;
-- submit: from the touchstart on 提交评议 until the page text contains 谢谢您的评议; p95 (and max);
-- open (informative): from `goto` of the QR link until the first page's scale rows are drawn
-  and the script run has finished, in Python wall time;
-- page turn (informative): from tapping 下一页 until the next page's cards are drawn, likewise.
+The ballot is the ballot element (pingyi/ui/ballot_element.js, in an open shadow root): a tap
+is drawn in the browser and kept in its localStorage, and nothing goes to the server until
+提交评议 sends the whole ballot as one Streamlit trigger. So there is no "tap → saved" any
+more: a tap costs the server nothing, which `tapping` (server CPU) and
+`ws_messages_while_tapping` (websocket messages the pages sent between the first tap and the
+last; expected 0) show.
+
+Measured in the page by `PROBE`, an init script in every tab, shared with bench/ballot_taps.py
+(performance.now(), one clock per tab; no Python sleep or polling is in these figures):
+- tap → drawn: from the touch, i.e. performance.now() in the first capture-phase touchstart or
+  pointerdown listener on the window, until the first frame after the tapped button's
+  aria-checked became "true". The element takes a finger's tap at its pointerup and sets
+  aria-checked synchronously there; a MutationObserver on that button (in the element's
+  shadow root) sees it, then a requestAnimationFrame callback posts a MessageChannel message,
+  which runs once that frame's style, layout and paint are done on the main thread: "drawn"
+  is then. p50, p95, max over all taps of all tablets of the run. `tap_parts_ms` splits it
+  (p50, p95): "up", the touch till its pointerup reaches the page (the touchend);
+  "handler", the element's pointerup handler (the choice, the card's line, the progress,
+  localStorage); "frame", the change till drawn. `tap_input_delay_ms` is what comes before:
+  from the touch event's own timeStamp (when it reached the page) to that first listener;
+- page turn: from the touch on 下一页 to the frame after the next page's cards replaced the
+  old ones, likewise;
+- submit → thanks: from the touch on 提交评议 to the frame after the page's text first contains
+  谢谢您的评议 (the ballot sent, stored by `ballots.submit_with_retry`, the page drawn); p95 and
+  max;
+- open (informative): from the navigation start of the QR link (performance.now() = 0) until
+  the element shows the first page's item rows and no script run is in flight, polled every
+  50 ms.
 Server RSS: VmRSS of the streamlit process and all its descendants, from /proc. Idle: after
 /_stcore/health answers, before any tab connects. Open: when all K tablets have tapped every
-item (K sessions open, each with a full draft). rss_per_session_mb = (open - idle) / K; the top
-level reports it for the largest K. CPU seconds of the server tree and of the browser tree
-(chromium and Playwright's driver, i.e. this process's other descendants) and the machine's
-busy share (/proc/stat) over each phase (opening, tapping, submitting) show where the time
-goes; `tapping_per_tap` is CPU ms per tap, the browser's split by process (Playwright's
-driver; chromium's browser, renderer, gpu and utility processes). The browsers run on the same
-cores as the server here, unlike at a meeting where every tablet has its own, so at large K they
-take most of the CPU. A renderer's main thread spends ~60 ms of a core here on a tap of any
-Streamlit page (a fragment rerun handled by Streamlit's frontend; measured in a Chrome trace)
-and ~2 ms more per card on the page, ~75 ms on the ballot's page of ten cards (a tap reruns
-only its card's status lines and the progress lines); with its compositor and raster threads
-the renderer process takes ~100 ms a tap at the evaluator's pace. With --think-ms 0 (machine
-pace) K tablets that each need c ≈ 90 ms of CPU per tap on n cores wait about K·c/n ≈ 0.9 s
-per tap at K = 20 on 2 cores, however fast the server is: the ratio then measures the
-browsers, not the app.
+item (K sessions open, each holding its ballot's form; the answers are in the browsers).
+rss_per_session_mb = (open - idle) / K; the top level reports it for the largest K. CPU seconds
+of the server tree and of the browser tree (chromium and Playwright's driver, i.e. this
+process's other descendants) and the machine's busy share (/proc/stat) over each phase
+(opening, tapping, submitting) show where the time goes; `tapping_per_tap` is CPU ms per tap,
+the browser's split by process (Playwright's driver; chromium's browser, renderer, gpu and
+utility processes). The browsers run on the same cores as the server here, unlike at a
+meeting where every tablet has its own, so at large K they take most of the CPU, and with
+--think-ms 0 (machine pace) tap → drawn at K = 20 measures 20 browsers on the machine's cores.
 
 After the runs the database is read: ballots of the 市场经营户 group (expected: one per tablet of
 all runs), `tally.verify` (expected: no problems), and the stored tallies of the group against
-what the tablets tapped (expected: equal). ratio = p95 tap → saved at the largest K / at K=1.
-Targets: every ballot counted, ratio ≤ 3, RSS per session ≤ 30 MB. Prints one JSON line.
+what the tablets tapped (expected: equal). ratio = p95 tap → drawn at the largest K / at K=1,
+informative now that a tap never reaches the server. Targets: every ballot counted (and the
+tallies equal the taps), RSS per session ≤ 30 MB. Prints one JSON line.
 
     python bench/tablets.py [--k 1,20] [--items-per-tablet 180] [--think-ms 3000]
                             [--streamlit OPTION=VALUE ...] [--quick] [--keep]
 
---quick: K = 1 and 4, 12 tapped items per tablet (the rest are put in the code's draft through
-`ballots.save_draft` before the page opens, as if tapped on another device), a smoke run of
-about a minute a K at the default pace (`--quick --think-ms 0`: seconds).
---streamlit passes a server option to every run (e.g. runner.postScriptGC=false, to see what
-Streamlit's full garbage collection after each script run costs); default: the app's config.
+--items-per-tablet N: each tablet taps the first N items; the others are written into its
+localStorage record of the code before the ballot opens (as if tapped earlier on that device),
+so the ballot can still be submitted. --quick: K = 1 and 4, 12 tapped items per tablet, a smoke
+run of about a minute a K at the default pace (`--quick --think-ms 0`: seconds).
+--streamlit passes a server option to every run (e.g. runner.postScriptGC=false); default: the
+app's config.
 """
 
 from __future__ import annotations
@@ -79,10 +89,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -98,113 +109,342 @@ from appserver import (  # noqa: E402
     free_port,
     running_streamlit,
 )
+from ballotdevice import FIND_ROOT, STORE  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from worlds import build_bureau  # noqa: E402
 
 from pingyi import ballots, bootstrap, codes, db, slips, tally  # noqa: E402
 from pingyi.models import Ballot, GroupKey  # noqa: E402
-from pingyi.ui.ballot import CARDS_PER_PAGE, card_anchor  # noqa: E402
+from pingyi.ui.ballot import CARDS_PER_PAGE  # noqa: E402
 
 TABLET = {"width": 768, "height": 1024}
 TARGETS_PER_BRANCH = (15, 15)  # 30 grassroots 普通党员, rated by 市场经营户 on 6 criteria each
-SCALE = '[data-testid="stButtonGroup"]'
-SUBMIT_LABEL = "提交评议"
-NEXT_PAGE = "下一页"
 THANKS = "谢谢您的评议"
-TARGETS = {"ratio": 3.0, "rss_per_session_mb": 30.0}
+TARGETS = {"rss_per_session_mb": 30.0}
 # An evaluator's pace: read the next item (a criterion of a few characters, about a colleague
 # or a neighbour's stall keeper) and choose among five buttons; 1.5–4.5 s, about 9 minutes for
-# the 180 items. Each pause is drawn anew, so the tablets do not tap in lockstep.
+# the 180 items.
 THINK_MS = 3000
-SPREAD = 0.5  # each pause is uniform in THINK_MS · (1 ± SPREAD)
+SPREAD = 0.5  # each pause is uniform in think_ms · (1 ± SPREAD)
 
-# Installed in every tab before the app's scripts. `arm(kind, n)` before a tap; `wait()` is a
-# promise of {tap, done} (performance.now() of the touchstart and of the saved state).
-PROBE = """
+# ---- the measurement in the page, shared with bench/ballot_taps.py
+
+# Installed in every tab before the app's scripts (`context.add_init_script`). Aiming scripts
+# (`item`, `turn`, `send`) bring a button of the ballot element into view, wait till it stands
+# still, arm the probe with what its touch must change, and return the button's centre for a
+# touch there; `wait()` is a promise of the marks (performance.now()) of the touch (its
+# timeStamp), of the first listener that saw it, of its pointerup, of the change and of the frame
+# after it.
+PROBE = (
+    """
 (() => {
-  const s = {kind: null, expect: 0, tap: null, sent: null, reply: null, done: null, resolve: null};
-  const chosen = () => {
-    const top = document.querySelector('.st-key-ballot_top');
-    const m = top && top.textContent.match(/已选\\s*(\\d+)\\s*\\/\\s*(\\d+)/);
-    return m ? Number(m[1]) : null;
+"""
+    + FIND_ROOT
+    + """
+  const s = {armed: false, touch: null, handler: null, up: null, changed: null, drawn: null,
+             observer: null, resolve: null, sends: 0};
+  const marks = () => ({touch: s.touch, handler: s.handler, up: s.up, changed: s.changed,
+                        drawn: s.drawn});
+  // The touch: its timeStamp is when it reached the page, however busy the main thread was.
+  const touched = event => {
+    if (!s.armed || s.touch !== null) return;
+    s.handler = performance.now();
+    const stamp = event.timeStamp;
+    s.touch = stamp > 0 && stamp <= s.handler ? stamp : s.handler;
   };
-  const reached = () => s.kind === 'tap'
-    ? (chosen() ?? -1) >= s.expect
-    : (document.body && document.body.textContent.includes('THANKS'));
-  const mark = () => ({tap: s.tap, sent: s.sent, reply: s.reply, done: s.done});
-  const check = () => {
-    if (s.tap === null || s.done !== null || !reached()) return;
-    s.done = performance.now();
-    if (s.resolve) s.resolve(mark());
-  };
-  const touched = () => { if (s.kind !== null && s.tap === null) s.tap = performance.now(); };
-  for (const type of ['touchstart', 'pointerdown', 'click'])
+  for (const type of ['touchstart', 'pointerdown'])
     window.addEventListener(type, touched, {capture: true, passive: true});
-  new MutationObserver(check)
-    .observe(document, {subtree: true, childList: true, characterData: true});
-  // The breakdown: the first websocket message sent after the tap, the last one received
-  // before the saved state shows.
-  const Socket = window.WebSocket;
-  const send = Socket.prototype.send;
-  Socket.prototype.send = function (data) {
-    if (s.tap !== null && s.sent === null) s.sent = performance.now();
+  // The end of the touch, at which the element takes the tap.
+  window.addEventListener('pointerup', () => {
+    if (s.armed && s.touch !== null && s.up === null) s.up = performance.now();
+  }, {capture: true, passive: true});
+  // The frame after a change: rAF runs before the frame's style, layout and paint; a message
+  // posted from it runs after them.
+  const painted = () => requestAnimationFrame(() => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      s.drawn = performance.now();
+      s.armed = false;
+      if (s.resolve) s.resolve(marks());
+    };
+    channel.port2.postMessage(null);
+  });
+  const arm = (target, options, test) => {
+    if (s.observer) s.observer.disconnect();
+    Object.assign(s, {armed: true, touch: null, handler: null, up: null, changed: null,
+                      drawn: null, resolve: null});
+    s.observer = new MutationObserver(() => {
+      if (s.changed !== null || !test()) return;
+      s.changed = performance.now();
+      s.observer.disconnect();
+      painted();
+    });
+    s.observer.observe(target, options);
+  };
+  const frame = () => new Promise(resolve => requestAnimationFrame(resolve));
+  // One call, no actionability polling: Playwright's own locator.tap() costs the tab and the
+  // driver ~40 ms of CPU per tap (scrolling, stability frames, hit tests), which the tablets'
+  // browsers would take from the same cores. Scrolled only when the centre does not take a
+  // touch (off screen, or under the element's sticky progress bar or Streamlit's header).
+  const aim = async button => {
+    const centre = box => [box.left + box.width / 2, box.top + box.height / 2];
+    const hit = box => {
+      const top = button.getRootNode().elementFromPoint(...centre(box));
+      return top !== null && button.contains(top);
+    };
+    if (!hit(button.getBoundingClientRect())) button.scrollIntoView({block: 'center'});
+    let [still, last] = [0, null];
+    for (let frames = 0; still < 2 && frames < 120; frames++) {
+      await frame();
+      const now = button.getBoundingClientRect();
+      still = last && now.top === last.top && now.left === last.left ? still + 1 : 0;
+      last = now;
+    }
+    if (!hit(last)) throw new Error('the button does not take a touch at its centre');
+    return centre(last);
+  };
+  // The websocket messages the page sends (Streamlit's only channel to its server).
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    s.sends += 1;
     return send.call(this, data);
   };
-  window.WebSocket = class extends Socket {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('message', () => {
-        if (s.sent !== null && s.done === null) s.reply = performance.now();
-      });
-    }
-  };
+  // Chrome's own measure of each tap (Event Timing): from the touch's time stamp to the
+  // next frame presented, in steps of 8 ms; only those of 16 ms and more are reported.
+  const presented = [];
+  try {
+    new PerformanceObserver(list => {
+      for (const entry of list.getEntries())
+        if (entry.name === 'pointerup') presented.push([entry.startTime, entry.duration]);
+    }).observe({type: 'event', durationThreshold: 16, buffered: true});
+  } catch (e) { /* no Event Timing: the cross-check is left out */ }
   window.__bench = {
-    chosen,
-    arm(kind, expect) {
-      Object.assign(s, {kind, expect, tap: null, sent: null, reply: null, done: null});
-      s.resolve = null;
+    presented: () => presented,
+    rows: () => findRoot()?.querySelectorAll('.scale').length ?? 0,
+    progress: () => findRoot()?.querySelector('.bar .count')?.textContent ?? '',
+    sends: () => s.sends,
+    async item(row, level) {
+      const button = findRoot().querySelectorAll('.scale')[row].querySelectorAll('button')[level];
+      const at = await aim(button);
+      arm(button, {attributes: true, attributeFilter: ['aria-checked']},
+          () => button.getAttribute('aria-checked') === 'true');
+      return at;
+    },
+    async turn() {
+      const root = findRoot();
+      const button = root.querySelector('.turn.forward');
+      if (button.disabled) throw new Error('no next page');
+      const at = await aim(button);
+      arm(root.querySelector('.cards'), {childList: true}, () => true);
+      return at;
+    },
+    async send() {
+      const at = await aim(findRoot().querySelector('.send'));
+      arm(document.body, {childList: true, subtree: true, characterData: true},
+          () => document.body.textContent.includes('THANKS'));
+      return at;
     },
     wait() {
-      check();
-      if (s.done !== null) return Promise.resolve(mark());
+      if (s.drawn !== null) return Promise.resolve(marks());
       return new Promise(resolve => { s.resolve = resolve; });
     },
   };
 })();
 """.replace("THANKS", THANKS)
-# Before a tap: scroll the scale button into view if it is not, wait till it has stood still
-# for two frames (the page may still be scrolling to a card), arm the probe, and return the
-# button's centre for a touch there. One call, no actionability polling: Playwright's own
-# locator.tap() costs the tab and the driver ~40 ms of CPU per tap (scrolling, stability
-# frames, hit tests), which the 20 tablets' browsers would take from the same cores.
-AIM = """async ([sel, row, level, expect]) => {
-  const button = document.querySelectorAll(sel)[row].querySelectorAll('[role=radio]')[level];
-  const centre = box => [box.left + box.width / 2, box.top + box.height / 2];
-  const hit = box => button.contains(document.elementFromPoint(...centre(box)));
-  // Off screen, or under the sticky progress line at the top.
-  if (!hit(button.getBoundingClientRect())) button.scrollIntoView({block: 'center'});
-  const frame = () => new Promise(resolve => requestAnimationFrame(resolve));
-  let [still, last] = [0, null];
-  for (let frames = 0; still < 2 && frames < 120; frames++) {
-    await frame();
-    const now = button.getBoundingClientRect();
-    still = last && now.top === last.top && now.left === last.left ? still + 1 : 0;
-    last = now;
-  }
-  if (!hit(last)) throw new Error('scale button covered');
-  window.__bench.arm('tap', expect);
-  return centre(last);
-}"""
-READY = """([sel, items, anchor]) => document.querySelectorAll(sel).length === items
-    && document.getElementById(anchor) !== null
-    && window.__bench.chosen() !== null
-    && !document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')"""
+)
+# The element shows the first page's `rows` item rows and no script run is in flight: the time.
+READY = """rows => window.__bench.rows() === rows && window.__bench.progress() !== ''
+    && !document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')
+    && performance.now()"""
 
-# The card's name is near the top, below the sticky progress line (its scroll-margin-top).
-SCROLLED = """anchor => {
-  const top = document.getElementById(anchor).getBoundingClientRect().top;
-  return top >= 0 && top < window.innerHeight / 3;
-}"""
+
+@dataclass(frozen=True)
+class Mark:
+    """performance.now() in the page: the touch's own time stamp, the first listener that saw
+    it, its pointerup, the change the element made there, and the frame drawn after it."""
+
+    touch: float
+    handler: float
+    up: float
+    changed: float
+    drawn: float
+
+    @classmethod
+    def of(cls, marks: Mapping[str, float | None]) -> Mark:
+        values = [marks.get(key) for key in ("touch", "handler", "up", "changed", "drawn")]
+        if any(value is None for value in values):
+            raise RuntimeError(f"a change without a touch and its pointerup: {dict(marks)}")
+        return cls(*values)  # type: ignore[arg-type]
+
+    @property
+    def total_ms(self) -> float:
+        """From the first listener that saw the touch to the frame drawn after the change."""
+        return self.drawn - self.handler
+
+    @property
+    def input_ms(self) -> float:
+        """Before that listener: from the touch's time stamp (when it reached the page)."""
+        return self.handler - self.touch
+
+    def parts_ms(self) -> dict[str, float]:
+        """`total_ms` in turn: "up", the touch till its pointerup reaches the page; "handler",
+        the pointerup's handlers till the change; "frame", from the change till the frame
+        after it is drawn."""
+        return {
+            "up": self.up - self.handler,
+            "handler": self.changed - self.up,
+            "frame": self.drawn - self.changed,
+        }
+
+
+PARTS = ("up", "handler", "frame")
+
+
+class NotDrawn(TimeoutError):
+    """A touch whose change never came: a tap lost (or a submit never thanked)."""
+
+
+async def new_tablet(browser: Any, viewport: Mapping[str, int]) -> tuple[Any, Any]:
+    """A touch device of its own (context, page), the probe in every page it loads."""
+    context = await browser.new_context(
+        viewport=dict(viewport), has_touch=True, is_mobile=True, locale="zh-CN"
+    )
+    await context.add_init_script(PROBE)
+    return context, await context.new_page()
+
+
+async def prefill(page: Any, base_url: str, code: str, answers: Mapping[str, int]) -> None:
+    """Write the code's record into the device's localStorage before its ballot opens, as the
+    element keeps it (`answers`: "target:criterion" → level id), as if tapped earlier on this
+    device. The page goes to the server's health URL first: same origin, no app."""
+    await page.goto(f"{base_url}/_stcore/health")
+    await page.evaluate(
+        "([key, record]) => localStorage.setItem(key, JSON.stringify(record))",
+        [STORE + code, {"answers": dict(answers), "comments": {}}],
+    )
+
+
+async def open_ballot(page: Any, url: str, rows: int, timeout_s: float) -> float:
+    """Go to the QR link; ms from its navigation start till the first page's `rows` item rows
+    are drawn and no script run is in flight."""
+    await page.goto(url)
+    shown = await page.wait_for_function(READY, arg=rows, polling=50, timeout=timeout_s * 1000)
+    return float(await shown.json_value())
+
+
+async def touch(page: Any, aim: str, arg: object, timeout_s: float) -> Mark:
+    """Aim (one script in the page, which arms the probe), touch there, wait for the frame."""
+    x, y = await page.evaluate(aim, arg)
+    await page.touchscreen.tap(x, y)
+    try:
+        marks = await asyncio.wait_for(page.evaluate("() => window.__bench.wait()"), timeout_s)
+    except TimeoutError as exc:
+        raise NotDrawn(
+            f"nothing drawn {timeout_s:g} s after a touch at ({x:.0f}, {y:.0f})"
+        ) from exc
+    return Mark.of(marks)
+
+
+async def tap_item(page: Any, row: int, level: int, timeout_s: float) -> Mark:
+    """Tap scale button `level` of item row `row` of the page shown: tap → choice drawn."""
+    return await touch(
+        page, "([row, level]) => window.__bench.item(row, level)", [row, level], timeout_s
+    )
+
+
+async def turn_page(page: Any, rows: int, timeout_s: float) -> Mark:
+    """Tap 下一页: touch → the next page's cards drawn (and they must have `rows` item rows)."""
+    mark = await touch(page, "() => window.__bench.turn()", None, timeout_s)
+    shown = await page.evaluate("() => window.__bench.rows()")
+    if shown != rows:
+        raise RuntimeError(f"the page turned to has {shown} item rows, not {rows}")
+    return mark
+
+
+async def submit_ballot(page: Any, timeout_s: float) -> Mark:
+    """Tap 提交评议: touch → 谢谢您的评议 drawn."""
+    return await touch(page, "() => window.__bench.send()", None, timeout_s)
+
+
+async def device_record(page: Any, code: str) -> dict[str, Any] | None:
+    """The element's record of the code in this device's localStorage, or None."""
+    return await page.evaluate(  # type: ignore[no-any-return]
+        "key => { const raw = localStorage.getItem(key); return raw ? JSON.parse(raw) : null; }",
+        STORE + code,
+    )
+
+
+async def progress(page: Any) -> str:
+    """The element's progress line: 已完成 n/N 张 · 已选 m/M 项."""
+    return str(await page.evaluate("() => window.__bench.progress()"))
+
+
+async def ws_sends(page: Any) -> int:
+    """Websocket messages the page has sent since it loaded."""
+    return int(await page.evaluate("() => window.__bench.sends()"))
+
+
+def item_key(item: tuple[int, int]) -> str:
+    """An item as the element keys its answers: "target:criterion"."""
+    return f"{item[0]}:{item[1]}"
+
+
+def level_index(tablet: int, item: int, levels: int) -> int:
+    return (item + tablet) % levels
+
+
+def page_spans(card_sizes: Sequence[int], per_page: int = CARDS_PER_PAGE) -> list[tuple[int, int]]:
+    """(first item, item rows) of each page, as the element pages the cards."""
+    spans, first = [], 0
+    for start in range(0, len(card_sizes), per_page):
+        rows = sum(card_sizes[start : start + per_page])
+        spans.append((first, rows))
+        first += rows
+    return spans
+
+
+@dataclass(frozen=True)
+class Step:
+    """One move of an evaluator: tap `item` (its `row` on the page shown) or turn to page
+    `page`; after a pause of `pause_s`."""
+
+    pause_s: float
+    page: int
+    item: int | None = None
+    row: int = 0
+
+
+def plan(
+    spans: Sequence[tuple[int, int]], tapped: Sequence[int], think_ms: float, seed: int
+) -> list[Step]:
+    """The taps of `tapped` (item indices, ascending) with the page turns they need, each
+    after a pause uniform in think_ms · (1 ± SPREAD), drawn now: fixed before any measuring."""
+    pace = random.Random(seed)
+
+    def pause() -> float:
+        return pace.uniform(1 - SPREAD, 1 + SPREAD) * think_ms / 1000 if think_ms else 0.0
+
+    steps, shown = [], 0
+    for item in sorted(tapped):
+        on = max(p for p, (first, _) in enumerate(spans) if first <= item)
+        while shown < on:
+            shown += 1
+            steps.append(Step(pause(), shown))
+        steps.append(Step(pause(), shown, item, item - spans[shown][0]))
+    return steps
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
+
+
+def round_ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
 
 # ---- the database, built before any server starts
 
@@ -215,29 +455,25 @@ class World:
     round_id: int
     group_id: int
     items: tuple[tuple[int, int], ...]  # (target_id, criterion_id), in the page's order
+    card_sizes: tuple[int, ...]  # items per card, in the page's order
     level_ids: tuple[int, ...]  # 好 较好 一般 差 不了解, the scale buttons' order
     codes: list[str]
 
     @property
-    def pages(self) -> list[tuple[int, int, str]]:
-        """(first item, item count, anchor of the first card) of each page of the ballot."""
-        targets = list(dict.fromkeys(target for target, _ in self.items))
-        found = []
-        for first in range(0, len(targets), CARDS_PER_PAGE):
-            shown = set(targets[first : first + CARDS_PER_PAGE])
-            start = next(i for i, (target, _) in enumerate(self.items) if target in shown)
-            count = sum(1 for target, _ in self.items if target in shown)
-            found.append((start, count, card_anchor(targets[first])))
-        return found
+    def pages(self) -> list[tuple[int, int]]:
+        return page_spans(self.card_sizes)
+
+    def answers(self, tablet: int) -> dict[tuple[int, int], int]:
+        """Tablet `tablet`'s whole ballot, item → level id."""
+        levels = len(self.level_ids)
+        return {
+            item: self.level_ids[level_index(tablet, i, levels)]
+            for i, item in enumerate(self.items)
+        }
 
 
-def level_index(tablet: int, item: int, levels: int) -> int:
-    return (item + tablet) % levels
-
-
-def build(directory: Path, tablets: int, tapped: int) -> World:
-    """The bureau, one vendors' code per tablet, and, when a tablet taps fewer than all items,
-    the rest of its answers in the code's draft."""
+def build(directory: Path, tablets: int) -> World:
+    """The bureau and one vendors' code per tablet."""
     url = f"sqlite:///{directory / 'pingyi.db'}"
     engine = db.make_engine(url)
     bootstrap.initialize(engine)
@@ -246,21 +482,18 @@ def build(directory: Path, tablets: int, tapped: int) -> World:
         group_id = bureau.groups[GroupKey.VENDORS]
         plain = codes.issue(session=s, round_id=bureau.round_id, group_id=group_id, count=tablets)
         form = ballots.ballot_form(session=s, round_id=bureau.round_id, group_id=group_id)
+    engine.dispose()
     items = tuple(form.items)
     assert len(form.cards) == 30 and len(items) == 180, (len(form.cards), len(items))
-    level_ids = tuple(level.id for level in form.levels)
-    if tapped < len(items):
-        with db.transaction(engine) as s:
-            for tablet, code in enumerate(plain):
-                answers = {
-                    item: level_ids[level_index(tablet, i, len(level_ids))]
-                    for i, item in enumerate(items)
-                    if i >= tapped
-                }
-                ballots.open_code(session=s, code=code)
-                ballots.save_draft(session=s, code=code, answers=answers)
-    engine.dispose()
-    return World(url, bureau.round_id, group_id, items, level_ids, plain)
+    return World(
+        url,
+        bureau.round_id,
+        group_id,
+        items,
+        tuple(len(card.criteria) for card in form.cards),
+        tuple(level.id for level in form.levels),
+        plain,
+    )
 
 
 def check(world: World, tablets: int) -> dict[str, object]:
@@ -281,8 +514,7 @@ def check(world: World, tablets: int) -> dict[str, object]:
             have[key.target_id, key.criterion_id, key.level_id] += count
     want: Counter[tuple[int, int, int]] = Counter()
     for tablet in range(tablets):
-        for i, (target_id, criterion_id) in enumerate(world.items):
-            level = world.level_ids[level_index(tablet, i, len(world.level_ids))]
+        for (target_id, criterion_id), level in world.answers(tablet).items():
             want[target_id, criterion_id, level] += 1
     return {
         "ballots_counted": int(counted),
@@ -296,11 +528,11 @@ def check(world: World, tablets: int) -> dict[str, object]:
 
 
 @contextmanager
-def serve(directory: Path, world: World, flags: list[str]) -> Iterator[tuple[str, int]]:
-    """`streamlit run app.py` on a free port, on the world's database: (url, pid). `flags`
-    are more Streamlit options, as `runner.postScriptGC=false`."""
+def serve(directory: Path, database_url: str, flags: list[str]) -> Iterator[tuple[str, int]]:
+    """`streamlit run app.py` on a free port, on `database_url`: (url, pid). `flags` are more
+    Streamlit options, as `runner.postScriptGC=false`."""
     port = free_port()
-    env = app_env(directory, world.url)
+    env = app_env(directory, database_url)
     try:
         with running_streamlit(port, env, directory / f"streamlit-{port}.log", flags) as process:
             yield f"http://127.0.0.1:{port}", process.pid
@@ -407,41 +639,27 @@ def process_kind(pid: int) -> str:
 
 @dataclass
 class TabletResult:
-    taps_ms: list[float] = field(default_factory=list)  # tap → saved
-    sent_ms: list[float] = field(default_factory=list)  # tap → first websocket message sent
-    reply_ms: list[float] = field(default_factory=list)  # sent → last message received
-    drawn_ms: list[float] = field(default_factory=list)  # last received → saved state shown
+    taps_ms: list[float] = field(default_factory=list)  # tap → drawn
+    input_ms: list[float] = field(default_factory=list)  # touch's time stamp → listener
+    parts_ms: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PARTS})
     turns_ms: list[float] = field(default_factory=list)  # 下一页 → the next page drawn
     submit_ms: float | None = None
     open_ms: float | None = None
+    sends: int = 0  # websocket messages sent between the first tap and the last
     error: str | None = None
 
-    def add(self, mark: dict[str, float | None]) -> None:
-        tap, sent, reply, done = (mark[key] for key in ("tap", "sent", "reply", "done"))
-        assert tap is not None and done is not None
-        self.taps_ms.append(done - tap)
-        if sent is not None and reply is not None:
-            self.sent_ms.append(sent - tap)
-            self.reply_ms.append(reply - sent)
-            self.drawn_ms.append(done - reply)
-
-
-async def turn_page(page, to: tuple[int, int, str]) -> float:  # type: ignore[no-untyped-def]
-    """Tap 下一页 and wait till the next page's cards are drawn; the time it took, in ms."""
-    began = time.perf_counter()
-    await page.get_by_role("button", name=NEXT_PAGE).tap()
-    await page.wait_for_function(READY, arg=[SCALE, *to[1:]], polling=50)
-    took = (time.perf_counter() - began) * 1000
-    # The page then scrolls its first card to the top (`_into_view`): no tap before it has.
-    await page.wait_for_function(SCROLLED, arg=to[2], polling=50)
-    return took
+    def add(self, mark: Mark) -> None:
+        self.taps_ms.append(mark.total_ms)
+        self.input_ms.append(mark.input_ms)
+        for part, ms in mark.parts_ms().items():
+            self.parts_ms[part].append(ms)
 
 
 GATES = 4  # all opened · all tapped (twice: the RSS is read between) · all thanked
 
 
-async def tablet(  # type: ignore[no-untyped-def]
-    browser,
+async def tablet(
+    browser: Any,
     url: str,
     number: int,
     world: World,
@@ -450,8 +668,9 @@ async def tablet(  # type: ignore[no-untyped-def]
     timeout_s: float,
     gate: asyncio.Barrier,
 ) -> TabletResult:
-    """One tablet: open the QR link, tap `tapped` items, submit. It waits at `gate` (shared with
-    the other tablets and the run) when opened, when all is tapped and when thanked."""
+    """One tablet: open the QR link, tap the first `tapped` items (the others are in its
+    localStorage already), submit. It waits at `gate` (shared with the other tablets and the
+    run) when opened, when all is tapped and when thanked."""
     result = TabletResult()
     passed = 0
 
@@ -460,44 +679,38 @@ async def tablet(  # type: ignore[no-untyped-def]
         passed += 1
         await gate.wait()
 
-    context = await browser.new_context(
-        viewport=TABLET, has_touch=True, is_mobile=True, locale="zh-CN"
-    )
+    code = world.codes[number]
+    answers = world.answers(number)
+    levels = {level: i for i, level in enumerate(world.level_ids)}
+    steps = plan(world.pages, range(tapped), think_ms, seed=number)
+    context, page = await new_tablet(browser, TABLET)
     try:
-        await context.add_init_script(PROBE)
-        page = await context.new_page()
         page.set_default_timeout(timeout_s * 1000)
-        began = time.perf_counter()
-        await page.goto(slips.ballot_url(world.codes[number], url))
-        pages, shown = world.pages, 0
-        await page.wait_for_function(READY, arg=[SCALE, *pages[0][1:]], polling=100)
-        result.open_ms = (time.perf_counter() - began) * 1000
-        start = await page.evaluate("() => window.__bench.chosen()")
-        assert start == len(world.items) - tapped, (start, tapped)
+        if tapped < len(world.items):
+            rest = {item_key(item): answers[item] for item in world.items[tapped:]}
+            await prefill(page, url, code, rest)
+        result.open_ms = await open_ballot(
+            page, slips.ballot_url(code, url), world.pages[0][1], timeout_s
+        )
         await through_gate()  # every tablet starts tapping with every ballot open
-        levels = len(world.level_ids)
-        pace = random.Random(number)  # each tablet its own evaluator's rhythm, the same each run
-        for i in range(tapped):
-            if shown + 1 < len(pages) and i >= pages[shown + 1][0]:
-                shown += 1
-                result.turns_ms.append(await turn_page(page, pages[shown]))
-            on_page = i - pages[shown][0]
-            where = [SCALE, on_page, level_index(number, i, levels), start + i + 1]
-            x, y = await page.evaluate(AIM, where)
-            await page.touchscreen.tap(x, y)
-            result.add(
-                await asyncio.wait_for(page.evaluate("() => window.__bench.wait()"), timeout_s)
-            )
-            if think_ms:
-                await asyncio.sleep(pace.uniform(1 - SPREAD, 1 + SPREAD) * think_ms / 1000)
+        sent = await ws_sends(page)
+        for step in steps:
+            if step.pause_s:
+                await asyncio.sleep(step.pause_s)
+            if step.item is None:
+                rows = world.pages[step.page][1]
+                result.turns_ms.append((await turn_page(page, rows, timeout_s)).total_ms)
+                continue
+            level = levels[answers[world.items[step.item]]]
+            result.add(await tap_item(page, step.row, level, timeout_s))
+        result.sends = await ws_sends(page) - sent
+        shown = await progress(page)
+        items = len(world.items)
+        if f"已选 {items}/{items} 项" not in shown:
+            raise RuntimeError(f"progress after the taps: {shown}")
         await through_gate()  # the RSS with K full sessions is read here
         await through_gate()
-        button = page.get_by_role("button", name=SUBMIT_LABEL)
-        await button.scroll_into_view_if_needed()
-        await page.evaluate("() => window.__bench.arm('submit', 0)")
-        await button.tap()
-        mark = await asyncio.wait_for(page.evaluate("() => window.__bench.wait()"), timeout_s)
-        result.submit_ms = mark["done"] - mark["tap"]
+        result.submit_ms = (await submit_ballot(page, timeout_s)).total_ms
     except Exception as exc:  # reported in the JSON; the other tablets go on
         result.error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
     finally:
@@ -505,14 +718,6 @@ async def tablet(  # type: ignore[no-untyped-def]
             await through_gate()
         await context.close()
     return result
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
 
 
 @dataclass
@@ -557,10 +762,6 @@ class Reading:
         }
 
 
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
-
-
 async def run_k(
     directory: Path,
     world: World,
@@ -574,7 +775,7 @@ async def run_k(
     """K tablets on a fresh server, with the world's codes first … first + k - 1."""
     from playwright.async_api import async_playwright
 
-    with serve(directory, world, flags) as (url, server_pid):
+    with serve(directory, world.url, flags) as (url, server_pid):
         time.sleep(1)  # let the fresh server settle before the idle reading
         idle = rss_mb(server_pid)
         async with async_playwright() as playwright:
@@ -626,26 +827,29 @@ async def run_k(
         "tablets": k,
         "taps": len(taps),
         "taps_expected": k * tapped,
-        "tap_p50_ms": _ms(percentile(taps, 50)),
-        "tap_p95_ms": _ms(percentile(taps, 95)),
-        "tap_max_ms": _ms(max(taps, default=None)),
-        "submit_p95_ms": _ms(percentile(submits, 95)),
-        "submit_max_ms": _ms(max(submits, default=None)),
-        "submits": len(submits),
-        "open_p95_ms": _ms(percentile(opens, 95)),
-        "page_turn_p50_ms": _ms(percentile(all_of("turns_ms"), 50)),
-        "page_turn_p95_ms": _ms(percentile(all_of("turns_ms"), 95)),
-        # Where a tap's time goes (p50 / p95 of each part, ms): "sent", the browser until it
-        # sends the widget change; "reply", until the last websocket message that came before
-        # the saved state showed (the server's callback and fragment reruns, the network and
-        # any wait for the tab's busy main thread); "drawn", the browser drawing it.
+        "tap_drawn_p50_ms": round_ms(percentile(taps, 50)),
+        "tap_drawn_p95_ms": round_ms(percentile(taps, 95)),
+        "tap_drawn_max_ms": round_ms(max(taps, default=None)),
+        # Where a tap's time goes, p50 / p95 of each part in turn (`Mark.parts_ms`).
         "tap_parts_ms": {
             part: [
-                _ms(percentile(all_of(f"{part}_ms"), 50)),
-                _ms(percentile(all_of(f"{part}_ms"), 95)),
+                round_ms(percentile(parts, 50)),
+                round_ms(percentile(parts, 95)),
             ]
-            for part in ("sent", "reply", "drawn")
+            for part in PARTS
+            for parts in [[ms for r in results for ms in r.parts_ms[part]]]
         },
+        "tap_input_delay_ms": [
+            round_ms(percentile(all_of("input_ms"), 50)),
+            round_ms(percentile(all_of("input_ms"), 95)),
+        ],
+        "ws_messages_while_tapping": sum(r.sends for r in results),
+        "submit_p95_ms": round_ms(percentile(submits, 95)),
+        "submit_max_ms": round_ms(max(submits, default=None)),
+        "submits": len(submits),
+        "open_p95_ms": round_ms(percentile(opens, 95)),
+        "page_turn_p50_ms": round_ms(percentile(all_of("turns_ms"), 50)),
+        "page_turn_p95_ms": round_ms(percentile(all_of("turns_ms"), 95)),
         "rss_idle_mb": round(idle, 1),
         "rss_open_mb": round(open_rss, 1),
         "rss_peak_mb": round(peak, 1),
@@ -669,13 +873,13 @@ def main() -> None:
         "--items-per-tablet",
         type=int,
         default=180,
-        help="items tapped per tablet (default: all 180)",
+        help="items tapped per tablet, the first ones (default: all 180)",
     )
     parser.add_argument(
         "--think-ms",
         type=int,
         default=THINK_MS,
-        help=f"mean pause after a saved tap, ±{SPREAD * 100:.0f}%% (default {THINK_MS}; 0: none)",
+        help=f"mean pause before a tap, ±{SPREAD * 100:.0f}%% (default {THINK_MS}; 0: none)",
     )
     parser.add_argument(
         "--timeout", type=float, default=900, help="seconds allowed for one step (open, tap)"
@@ -699,7 +903,7 @@ def main() -> None:
     load0 = loadavg()
     tmp = Path(tempfile.mkdtemp(prefix="pingyi-bench-tablets-"))
     try:
-        world = build(tmp, sum(ks), tapped)
+        world = build(tmp, sum(ks))
         runs: dict[str, dict[str, object]] = {}
         offset = 0
         for k in ks:
@@ -715,8 +919,8 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     low, high = runs[f"k{min(ks)}"], runs[f"k{max(ks)}"]
     ratio = (
-        round(high["tap_p95_ms"] / low["tap_p95_ms"], 2)  # type: ignore[operator]
-        if high["tap_p95_ms"] and low["tap_p95_ms"]
+        round(high["tap_drawn_p95_ms"] / low["tap_drawn_p95_ms"], 2)  # type: ignore[operator]
+        if high["tap_drawn_p95_ms"] and low["tap_drawn_p95_ms"]
         else None
     )
     rss = high["rss_per_session_mb"]
@@ -724,7 +928,6 @@ def main() -> None:
         "all_ballots_counted": counts["ballots_counted"] == counts["ballots_expected"]
         and counts["tally_problems"] == 0
         and counts["tallies_match_taps"],
-        "ratio": ratio is not None and ratio <= TARGETS["ratio"],
         "rss_per_session": rss <= TARGETS["rss_per_session_mb"],  # type: ignore[operator]
     }
     print(
@@ -734,11 +937,10 @@ def main() -> None:
                 **runs,
                 **counts,
                 "rss_per_session_mb": rss,
+                # Informative: a tap stays on the device, so this compares the browsers of
+                # K tablets sharing this machine's cores with one tablet alone.
                 "ratio": ratio,
-                "targets": {
-                    "ratio_max": TARGETS["ratio"],
-                    "rss_per_session_mb_max": TARGETS["rss_per_session_mb"],
-                },
+                "targets": {"rss_per_session_mb_max": TARGETS["rss_per_session_mb"]},
                 "met": met,
                 "items_per_tablet": tapped,
                 "think_ms": args.think_ms,

@@ -191,7 +191,7 @@ class Ballot {
   loadRecord() {
     const stored = readRecord(this.code) || {};
     const record = {
-      token: typeof stored.token === "string" ? stored.token : newToken(),
+      token: /^[0-9a-f]{32}$/.test(stored.token) ? stored.token : newToken(),
       answers: {},
       comments: {},
       pending: stored.pending === true,

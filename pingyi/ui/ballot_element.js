@@ -98,7 +98,6 @@ function closeConnectionDialog() {
 
 class Ballot {
   constructor(parent, setTriggerValue) {
-    this.parent = parent;
     this.send = setTriggerValue;
     this.root = el("div", { class: "pingyi-ballot" });
     parent.appendChild(this.root);
@@ -241,7 +240,6 @@ class Ballot {
   // ---- drawing
 
   build() {
-    const form = this.form;
     this.root.replaceChildren();
     this.bar = el("div", { class: "bar", "data-testid": "ballot-progress" });
     this.net = el("div", { class: "net", role: "status", hidden: "" });
@@ -267,7 +265,6 @@ class Ballot {
       el("p", { class: "note", text: "提交后不能修改。评议匿名,不记录您的身份。" }),
     );
     this.root.append(this.bar, this.cards, this.turner, this.submitBox);
-    this.cardCount = form.cards.length;
 
     this.listenForTaps();
     this.cards.addEventListener("input", (event) => this.typed(event));
@@ -296,7 +293,7 @@ class Ballot {
     this.back.disabled = this.page === 0;
     this.forward.disabled = this.page === pages - 1;
     this.forward.classList.toggle("primary", this.page < pages - 1);
-    const last = Math.min(first + this.perPage, this.cardCount);
+    const last = Math.min(first + this.perPage, this.form.cards.length);
     this.where.replaceChildren(
       el("strong", { text: `第 ${this.page + 1}/${pages} 页` }),
       el("span", { text: `第 ${first + 1}–${last} 张` }),
@@ -313,7 +310,7 @@ class Ballot {
     const about = [card.about, card.category].filter(Boolean).join(" · ");
     node.append(
       el("h3", { text: card.name }),
-      el("p", { class: "about", text: `第 ${number}/${this.cardCount} 张 · ${about}` }),
+      el("p", { class: "about", text: `第 ${number}/${this.form.cards.length} 张 · ${about}` }),
       el("p", { class: "left" }),
     );
     card.criteria.forEach(([cid, name], index) => {
@@ -361,7 +358,7 @@ class Ballot {
   }
 
   drawProgress() {
-    const total = this.cardCount;
+    const total = this.form.cards.length;
     const gaps = this.missing();
     const done = total - gaps.length;
     const chosen = Object.keys(this.record.answers).length;

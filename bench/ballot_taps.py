@@ -128,8 +128,8 @@ from bench.tablets import (  # noqa: E402
     turn_page,
     ws_sends,
 )
-from pingyi import ballots, db, rounds, slips, tally  # noqa: E402
-from pingyi.models import Ballot, EvaluatorGroup, GroupKey, Rating  # noqa: E402
+from pingyi import ballots, box, db, evaluation, rounds, slips, tally  # noqa: E402
+from pingyi.models import BallotBox, EvaluatorGroup, GroupKey  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -227,35 +227,34 @@ def issue(world: World) -> str:
 
 
 def stored_ballots(world: World) -> dict[str, dict[tuple[int, int], int]]:
-    """Every ballot of the 市场经营户 group: its ratings, item → level id."""
+    """Every ballot of the 市场经营户 group cast so far, by its box id: sealed in the 票箱 until
+    the group is counted, opened here with the app's key (the bench's) as 开箱计票 opens it."""
     engine = db.make_engine(world.url)
     try:
         with engine.connect() as conn:
-            ids = conn.execute(
-                select(Ballot.id).where(  # type: ignore[call-overload]
-                    Ballot.round_id == world.round_id, Ballot.group_id == world.group_id
-                )
-            ).scalars()
-            found: dict[str, dict[tuple[int, int], int]] = {ballot_id: {} for ballot_id in ids}
             rows = conn.execute(
-                select(
-                    Rating.ballot_id, Rating.target_id, Rating.criterion_id, Rating.level_id
-                ).where(  # type: ignore[call-overload]
-                    Rating.round_id == world.round_id, Rating.group_id == world.group_id
+                select(BallotBox.id, BallotBox.sealed).where(  # type: ignore[call-overload]
+                    BallotBox.round_id == world.round_id, BallotBox.group_id == world.group_id
                 )
             )
-            for ballot_id, target_id, criterion_id, level_id in rows:
-                found.setdefault(ballot_id, {})[target_id, criterion_id] = level_id
+            return {
+                box_id: box.open_sealed(
+                    sealed, round_id=world.round_id, group_id=world.group_id
+                ).answers
+                for box_id, sealed in rows
+            }
     finally:
         engine.dispose()
-    return found
 
 
-def tally_problems(world: World) -> list[str]:
+def count_box(world: World) -> tuple[int, list[str]]:
+    """开箱计票 of the group, as the office ends its evaluation: the ballots counted, and any
+    tally that differs from a recount of the ratings."""
     engine = db.make_engine(world.url)
     try:
+        counted = evaluation.close(engine, round_id=world.round_id, group_id=world.group_id)
         with db.session(engine) as s:
-            return tally.verify(session=s, round_id=world.round_id)
+            return counted.ballots, tally.verify(session=s, round_id=world.round_id)
     finally:
         engine.dispose()
 
@@ -504,8 +503,7 @@ def main() -> None:
             )
             for device in devices
         }
-        counted = len(stored_ballots(world))
-        problems = tally_problems(world)
+        counted, problems = count_box(world)
     finally:
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)

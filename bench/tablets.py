@@ -113,7 +113,7 @@ from ballotdevice import FIND_ROOT, STORE  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from worlds import build_bureau  # noqa: E402
 
-from pingyi import ballots, bootstrap, codes, db, slips, tally  # noqa: E402
+from pingyi import ballots, bootstrap, codes, db, evaluation, slips, tally  # noqa: E402
 from pingyi.models import Ballot, GroupKey  # noqa: E402
 from pingyi.ui.ballot import CARDS_PER_PAGE  # noqa: E402
 
@@ -500,6 +500,8 @@ def check(world: World, tablets: int) -> dict[str, object]:
     """Ballots of the group, tally problems, and the group's tallies against the taps."""
     engine = db.make_engine(world.url)
     try:
+        # 开箱计票, as the office ends the group's evaluation: the ballots counted once each.
+        evaluation.close(engine, round_id=world.round_id, group_id=world.group_id)
         with db.session(engine) as s:
             counted = s.exec(
                 select(func.count()).select_from(Ballot).where(Ballot.group_id == world.group_id)  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import audit, db, meeting, rounds, ui
+from pingyi import audit, box, db, evaluation, meeting, rounds, ui
 from pingyi.auth import Role
 from pingyi.ui import auth as login
 from pingyi.ui import meeting as view
@@ -15,6 +15,7 @@ user = login.require(Role.ADMIN)
 # Seconds between refreshes: a ballot shows within a few seconds, and one refresh reads only
 # counts (codes and tallies), never the ratings.
 REFRESH_SECONDS = 3
+COUNTED = "meeting_counted"  # what the last 开箱计票 did, said once after the rerun
 
 view.style()
 
@@ -51,6 +52,37 @@ with st.sidebar:
                 detail=round_.name,
             )
         st.rerun()
+
+if COUNTED in st.session_state:
+    st.sidebar.success(st.session_state.pop(COUNTED))
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def evaluation_controls(round_id: int) -> None:
+    """结束评议并开箱计票 per group: refreshed with the screen, so a group that starts voting
+    after the page was opened gets its button."""
+    with db.session(ui.engine()) as s:
+        states = evaluation.status(session=s, round_id=round_id)
+    to_count = view.close_controls(states)
+    if to_count is None:
+        return
+    with st.spinner("正在开箱计票并封存数据库……"):
+        try:
+            done = evaluation.close(
+                ui.engine(), round_id=round_id, group_id=to_count, actor=user.name
+            )
+        except (evaluation.EvaluationError, box.BoxError) as exc:
+            st.error(str(exc))
+            return
+    st.session_state[COUNTED] = (
+        f"「{done.group_name}」已开箱计票:{done.ballots} 票计入结果(一刀切 {done.uniform} 票)"
+        + ("" if done.sealed else ";数据库文件未能封存,请稍后重试(见日志)")
+    )
+    st.rerun()  # the whole page: participation and results now include the count
+
+
+with st.sidebar:
+    evaluation_controls(round_id)
 
 st.title(md_escape(round_.name))
 

@@ -113,17 +113,21 @@ else:
         # The step in the key: a second click on a stale page cannot skip a step.
         key=f"rounds_next_{round_id}_{step}",
     ):
-        with db.transaction(ui.engine()) as s:
-            row = rounds.resolve(session=s, id_or_name=str(round_id))
-            if row.step == step:
-                rounds.advance(session=s, round_=row)
-                audit.record(
-                    session=s,
-                    actor=user.name,
-                    action="推进阶段",
-                    detail=f"「{row.name}」→ {STEP_LABELS[following]}",
-                )
-        done(f"「{md_escape(round_.name)}」已进入「{STEP_LABELS[following]}」阶段。")
+        try:
+            with db.transaction(ui.engine()) as s:
+                row = rounds.resolve(session=s, id_or_name=str(round_id))
+                if row.step == step:
+                    rounds.advance(session=s, round_=row)
+                    audit.record(
+                        session=s,
+                        actor=user.name,
+                        action="推进阶段",
+                        detail=f"「{row.name}」→ {STEP_LABELS[following]}",
+                    )
+        except RoundError as exc:  # e.g. a 票箱 still to be counted before 已结束
+            st.error(str(exc))
+        else:
+            done(f"「{md_escape(round_.name)}」已进入「{STEP_LABELS[following]}」阶段。")
     previous = rounds.STEPS[rounds.STEPS.index(step) - 1]
     if previous != Step.DRAFT and right.button(
         f"退回「{STEP_LABELS[previous]}」",

@@ -1,12 +1,14 @@
-"""群众评议 ballots: the form a group rates, and exactly-once submission of the whole ballot.
+"""群众评议 ballots: the form a group rates, and exactly-once casting of the whole ballot.
 
 The answers of a ballot being filled in stay on the evaluator's device (the ballot element,
 `pingyi/ui/ballot_element.js`); the server holds nothing of them until 提交, when the whole
-ballot arrives at once. It is stored once per 测评码, whatever the tablet does (double tap,
+ballot arrives at once. It is cast once per 测评码, whatever the tablet does (double tap,
 second device, replay, retry): `submit` marks the code used with a conditional UPDATE that only
-one transaction can win, and in that same transaction stores the ballot, its ratings, its
-comments and the tallies. The ballot rows carry no code, hash, account, address or time, and
-their ids are random, so nothing leads from a ballot back to its code.
+one transaction can win, and in that same transaction drops the ballot, sealed, into the
+group's 票箱 (`pingyi.box`). Nothing of it is readable until the office closes the group's
+evaluation (`pingyi.evaluation.close`), which counts the box shuffled, under new ids: what a
+copy of the database shows of a cast (the code flipped to used beside a new blob) leads to no
+counted ballot.
 
 A device sends a random token of its own (`receipt`) with its ballot; the code row keeps the
 token's hash. A device that sends the ballot again because the reply was lost (a dropped
@@ -16,9 +18,9 @@ different device with the same code is told the code is used.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
-import itertools
 import random
 import re
 import secrets
@@ -33,11 +35,12 @@ from sqlalchemy.engine.interfaces import DBAPICursor, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from pingyi import codes, criteria, db, tally
+from pingyi import box, codes, criteria, db, tally
 from pingyi.criteria import CriterionView, LevelView
 from pingyi.models import (
     TEMPLATE_LABELS,
     EvaluationCode,
+    GroupEvaluation,
     MassAssignment,
     Round,
     Step,
@@ -45,13 +48,14 @@ from pingyi.models import (
     TemplateKey,
 )
 
-COMMENT_MAX = 200
+COMMENT_MAX = box.COMMENT_MAX
 
 Answers = dict[tuple[int, int], int]  # (target_id, criterion_id) → level_id
 Comments = dict[int, str]  # target_id → text
 
 _CODE = EvaluationCode.__table__  # type: ignore[attr-defined]
 _ROUND = Round.__table__  # type: ignore[attr-defined]
+_COUNTED = GroupEvaluation.__table__  # type: ignore[attr-defined]
 
 
 class BallotError(ValueError):
@@ -231,8 +235,13 @@ _USABLE = (
         _CODE.c.group_id,
         _ROUND.c.step,
         cast(_ROUND.c.created_at, String).label("created_at"),  # as `_claim` reads it
+        _COUNTED.c.counted,
     )
     .join(_ROUND, _ROUND.c.id == _CODE.c.round_id)
+    .outerjoin(
+        _COUNTED,
+        (_COUNTED.c.round_id == _CODE.c.round_id) & (_COUNTED.c.group_id == _CODE.c.group_id),
+    )
     .where(
         _CODE.c.code_hash == bindparam("h"),
         _CODE.c.used.is_(False),
@@ -256,6 +265,8 @@ def _usable(session: Session, code: str, round_id: int | None) -> _Usable:
     row = session.connection().execute(_USABLE, {"h": code_hash}).first()
     if row is None or (round_id is not None and row.round_id != round_id):
         _refuse(session, code, round_id)
+    if row.counted:
+        raise CodeRefused(codes.MSG_CLOSED, codes.CodeState.CLOSED)
     form = _open_form(session, row.round_id, row.group_id, row.step, row.created_at)
     return _Usable(code_hash, form)
 
@@ -329,12 +340,15 @@ def _targets_of(session: Session, code_hash: str) -> int:
 
 # Marks the code used if it can still vote, in one statement that only one transaction can
 # win, with the hash of the submitting device's token; says the code's round and group, and when
-# the round was created (as text, whichever path reads it) for the form cache.
+# the round was created (as text, whichever path reads it) for the form cache. A group whose
+# box was counted takes no more ballots.
 _CLAIM = f"""
 UPDATE evaluation_code SET used = TRUE, receipt = ?
 WHERE code_hash = ? AND used = FALSE AND revoked = FALSE
 AND EXISTS (SELECT 1 FROM round WHERE round.id = evaluation_code.round_id
             AND round.step NOT IN ('{Step.DRAFT}', '{Step.CLOSED}'))
+AND NOT EXISTS (SELECT 1 FROM group_evaluation g WHERE g.round_id = evaluation_code.round_id
+                AND g.group_id = evaluation_code.group_id AND g.counted)
 {{}}
 RETURNING round_id, group_id,
     (SELECT CAST(created_at AS VARCHAR) FROM round WHERE round.id = evaluation_code.round_id)
@@ -342,68 +356,19 @@ RETURNING round_id, group_id,
 _SQLITE = {
     "claim": _CLAIM.format(""),
     "claim_in_round": _CLAIM.format("AND round_id = ?"),
-    "ballot": "INSERT INTO ballot (id, round_id, group_id, uniform) VALUES (?, ?, ?, ?)",
-    "comment": "INSERT INTO mass_comment (id, round_id, group_id, target_id, text)"
-    " VALUES (?, ?, ?, ?, ?)",
+    "box": "INSERT INTO ballot_box (id, round_id, group_id, sealed) VALUES (?, ?, ?, ?)",
+    "counted": "SELECT counted FROM group_evaluation WHERE round_id = ? AND group_id = ?",
+    "unclaim": "UPDATE evaluation_code SET used = FALSE, receipt = NULL WHERE code_hash = ?",
 }
 _SQL = {
     "sqlite": _SQLITE,
     "postgresql": {name: sql.replace("?", "%s") for name, sql in _SQLITE.items()},
 }
-
-# One INSERT … SELECT FROM unnest(arrays): one statement instead of 180 (each of which would
-# run PostgreSQL's foreign-key triggers as a separate statement).
-_POSTGRESQL_RATINGS = """
-INSERT INTO rating (ballot_id, target_id, criterion_id, level_id, round_id, group_id)
-SELECT %s, t, c, l, %s, %s FROM unnest(%s::integer[], %s::integer[], %s::integer[]) AS u(t, c, l)
-"""
-_RATINGS_PER_INSERT = 500  # 3 + 3 × 500 parameters: far below SQLite's limit of 32766
-
-
-@functools.lru_cache(maxsize=64)
-def _sqlite_ratings(n: int) -> str:
-    """One INSERT of n ratings: a single step instead of executemany's n binds, steps and
-    resets, which made the ratings ~40 % cheaper. ?1-?3 are the ballot, round and group, then
-    come the n (target, criterion) pairs, then the n levels."""
-    rows = ", ".join(
-        f"(?1, ?{4 + 2 * i}, ?{5 + 2 * i}, ?{4 + 2 * n + i}, ?2, ?3)" for i in range(n)
-    )
-    return (
-        "INSERT INTO rating (ballot_id, target_id, criterion_id, level_id, round_id, group_id)"
-        f" VALUES {rows}"
-    )
-
-
-def _insert_ratings(
-    cursor: DBAPICursor,
-    dialect: str,
-    ballot_id: str,
-    round_id: int,
-    group_id: int,
-    answers: Mapping[tuple[int, int], int],
-) -> None:
-    """The ballot's ratings in one statement (or one per 500 on a huge SQLite form). In no
-    particular order: the rows are new, and only the tallies need an order (see `tally`)."""
-    if dialect == "postgresql":
-        targets, criteria_ = [t for t, _ in answers], [c for _, c in answers]
-        cursor.execute(
-            _POSTGRESQL_RATINGS,
-            (ballot_id, round_id, group_id, targets, criteria_, list(answers.values())),
-        )
-        return
-    items, levels = list(answers), list(answers.values())
-    for start in range(0, len(items), _RATINGS_PER_INSERT):
-        part = items[start : start + _RATINGS_PER_INSERT]
-        cursor.execute(
-            _sqlite_ratings(len(part)),
-            (
-                ballot_id,
-                round_id,
-                group_id,
-                *itertools.chain.from_iterable(part),
-                *levels[start : start + len(part)],
-            ),
-        )
+# PostgreSQL: a cast holds this lock shared from its claim to its commit, and the count
+# (`pingyi.evaluation`) takes it exclusively: the box is read only once every cast that got
+# past the claim is in, and a cast that waited for a count sees the group counted and stops.
+# (SQLite runs one writing transaction at a time, so the claim's own check is enough there.)
+BOX_LOCK = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
 
 
 def new_id() -> str:
@@ -457,21 +422,28 @@ def _claim(
     return cursor.fetchone()  # type: ignore[no-any-return]
 
 
+def _box_still_open(cursor: DBAPICursor, dialect: str, form: BallotForm) -> bool:
+    """After the claim: whether the group's box is still taking ballots (see BOX_LOCK)."""
+    if dialect != "postgresql":
+        return True
+    cursor.execute(BOX_LOCK, (form.round_id, form.group_id))
+    cursor.execute(_SQL[dialect]["counted"], (form.round_id, form.group_id))
+    row = cursor.fetchone()
+    return row is None or not row[0]
+
+
 def _store(cursor: DBAPICursor, dialect: Dialect, form: BallotForm, ballot: _Checked) -> Receipt:
-    """Writes the ballot of a claimed code: ballot, ratings, comments, tallies."""
-    sql = _SQL[dialect.name]
-    rid, gid = form.round_id, form.group_id
-    ballot_id = new_id()
-    cursor.execute(sql["ballot"], (ballot_id, rid, gid, ballot.uniform))
-    _insert_ratings(cursor, dialect.name, ballot_id, rid, gid, ballot.answers)
-    if ballot.comments:
-        cursor.executemany(
-            sql["comment"],
-            [(new_id(), rid, gid, t, text) for t, text in sorted(ballot.comments.items())],
-        )
-    tally.add_ballot(
-        cursor, dialect, ballot_id=ballot_id, round_id=rid, group_id=gid, uniform=ballot.uniform
+    """Drops the ballot of a claimed code into its group's box, sealed, and counts the cast
+    for the participation chart. Nothing of the ballot is readable until the box is opened."""
+    sealed = box.seal(
+        round_id=form.round_id,
+        group_id=form.group_id,
+        answers=ballot.answers,
+        comments=ballot.comments,
+        cards=len(form.cards),
     )
+    cursor.execute(_SQL[dialect.name]["box"], (new_id(), form.round_id, form.group_id, sealed))
+    tally.count_cast(cursor, dialect, round_id=form.round_id, group_id=form.group_id)
     return Receipt(targets=len(form.cards))
 
 
@@ -501,10 +473,18 @@ def submit(
     with db.driver_cursor(conn) as cursor:
         claimed = _claim(cursor, conn.dialect.name, usable.code_hash, round_id, token_hash)
     if claimed is None:
-        # Another tap, device or retry got there first: this one stores nothing. (On
-        # PostgreSQL the UPDATE waited for that transaction, whose commit the next read sees.)
+        # Another tap, device or retry got there first, or the group was counted meanwhile:
+        # this one stores nothing, and says which. (On PostgreSQL the UPDATE waited for that
+        # transaction, whose commit the next read sees.)
+        with contextlib.suppress(AlreadyUsed):  # what `_already_in` answers
+            _usable(session, code, round_id)
         return _already_in(session, usable.code_hash, token_hash)
     with db.driver_cursor(conn) as cursor:
+        if not _box_still_open(cursor, conn.dialect.name, usable.form):
+            # Counted while this cast waited: give the code back, so a caller that commits
+            # anyway keeps nothing of it.
+            cursor.execute(_SQL[conn.dialect.name]["unclaim"], (usable.code_hash,))
+            raise CodeRefused(codes.MSG_CLOSED, codes.CodeState.CLOSED)
         return _store(cursor, conn.dialect, usable.form, ballot)
 
 
@@ -539,8 +519,8 @@ def _submit_quickly(
         with db.driver_transaction(engine) as cursor:
             claimed = _claim(cursor, engine.dialect.name, code_hash, round_id, token_hash)
             form = _FORMS.get((engine.url, *claimed)) if claimed else None
-            if form is None:
-                raise _NotQuick
+            if form is None or not _box_still_open(cursor, engine.dialect.name, form):
+                raise _NotQuick  # `submit` says why, from what is committed by then
             ballot = _checked_ballot(form, answers, comments)
             return _store(cursor, engine.dialect, form, ballot)
     except _NotQuick:

@@ -92,6 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--round")
     status.set_defaults(handler=_codes_status)
 
+    evaluation_cmd = commands.add_parser(
+        "evaluation", help="群众评议:开箱计票和各群体评议状态"
+    ).add_subparsers(title="命令")
+    close = evaluation_cmd.add_parser(
+        "close",
+        help="结束群众评议并开箱计票:票箱中的评议票打乱顺序后计入结果,此后该群体的测评码不能再用",
+    )
+    close.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
+    close.add_argument("--group", help="只结束这一个群体(默认:全部已有投票的群体)")
+    close.set_defaults(handler=_evaluation_close)
+    state = evaluation_cmd.add_parser("status", help="各群体已投票数、票箱中票数和开箱计票情况")
+    state.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
+    state.set_defaults(handler=_evaluation_status)
+
     step = round_cmd.add_parser("next", help="把轮次推进到下一阶段(整改落实之后为已结束)")
     step.add_argument("--round")
     step.set_defaults(handler=_round_next)
@@ -377,6 +391,51 @@ def _codes_status(args: argparse.Namespace) -> int:
         print(
             f"  {row.group_name}: 发放 {row.issued},已打开 {row.opened},"
             f"已提交 {row.submitted},已作废 {row.revoked}"
+        )
+    return 0
+
+
+def _evaluation_close(args: argparse.Namespace) -> int:
+    from pingyi import evaluation
+
+    with db.session() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        if args.group:
+            group_ids = [find_group(session=session, name=args.group).id]
+        else:
+            waiting = evaluation.open_groups(session=session, round_id=round_.id)  # type: ignore[arg-type]
+            group_ids = [g.group_id for g in waiting]
+    if not group_ids:
+        print(f"「{round_.name}」没有等待开箱计票的群体")
+        evaluation.seal(db.engine())
+        return 0
+    for group_id in group_ids:
+        done = evaluation.close(db.engine(), round_id=round_.id, group_id=group_id)  # type: ignore[arg-type]
+        if done.already:
+            print(f"{done.group_name}:此前已开箱计票({done.ballots} 票)")
+        else:
+            print(f"{done.group_name}:已开箱计票,{done.ballots} 票(一刀切 {done.uniform} 票)")
+        if not done.sealed:
+            print("  注意:数据库文件未能封存(见日志),请稍后再执行本命令", file=sys.stderr)
+    return 0
+
+
+def _evaluation_status(args: argparse.Namespace) -> int:
+    from pingyi import evaluation
+
+    with db.session() as session:
+        round_ = rounds.resolve(session=session, id_or_name=args.round)
+        states = evaluation.status(session=session, round_id=round_.id)  # type: ignore[arg-type]
+    print(f"「{round_.name}」群众评议:")
+    if not states:
+        print("  还没有发放测评码")
+    for state in states:
+        counted = (
+            f",计入结果 {state.ballots} 票(一刀切 {state.uniform} 票)" if state.counted else ""
+        )
+        print(
+            f"  {state.group_name}: {state.label};发放 {state.issued},已投票 {state.cast},"
+            f"票箱中 {state.in_box}{counted}"
         )
     return 0
 

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, case, func, update
 from sqlmodel import Session, col, select
 
 from pingyi.config import settings
-from pingyi.models import EvaluationCode, EvaluatorGroup, Round, Step
+from pingyi.models import EvaluationCode, EvaluatorGroup, GroupEvaluation, Round, Step
 
 # Upper-case letters and digits without look-alikes: 0/O, 1/I/L, and U/V (close in small
 # print and when read aloud). 29 symbols, 8 places: 29**8 ≈ 5·10^11 codes, about 39 bits.
@@ -41,6 +41,7 @@ MSG_UNKNOWN = "测评码无效,请核对后重新输入"
 MSG_REVOKED = "此测评码已作废"
 MSG_USED = "此测评码已使用"
 MSG_WRONG_ROUND = "此测评码不属于本轮评议"
+MSG_CLOSED = "本群体的群众评议已结束(已开箱计票),此测评码不能再使用"
 MSG_OK = "测评码有效"
 MSG_PAUSED = "短时间内输错测评码的次数过多,全部设备暂停输入测评码"
 
@@ -62,6 +63,7 @@ class CodeState(StrEnum):
     REVOKED = "revoked"
     USED = "used"
     WRONG_ROUND = "wrong_round"
+    CLOSED = "closed"  # its group's evaluation is closed and the box counted
     OK = "ok"
 
 
@@ -193,6 +195,8 @@ def issue(*, session: Session, round_id: int, group_id: int, count: int) -> list
         raise CodeError(f"「{round_.name}」已结束,不能再发放测评码")
     if session.get(EvaluatorGroup, group_id) is None:
         raise CodeError("找不到该评议群体")
+    if is_counted(session=session, round_id=round_id, group_id=group_id):
+        raise CodeError("该群体本轮的群众评议已结束(已开箱计票),不能再发放测评码")
 
     key = settings().secret_key
     fresh: dict[str, str] = {}  # hash → code
@@ -269,7 +273,15 @@ def lookup(*, session: Session, code: str, round_id: int | None = None) -> CodeS
         return CodeStatus(CodeState.REVOKED, MSG_REVOKED, **known)
     if row.used:
         return CodeStatus(CodeState.USED, MSG_USED, **known)
+    if is_counted(session=session, round_id=row.round_id, group_id=row.group_id):
+        return CodeStatus(CodeState.CLOSED, MSG_CLOSED, **known)
     return CodeStatus(CodeState.OK, MSG_OK, **known)
+
+
+def is_counted(*, session: Session, round_id: int, group_id: int) -> bool:
+    """Whether the group's evaluation in the round is closed and its box counted."""
+    row = session.get(GroupEvaluation, (round_id, group_id))
+    return bool(row and row.counted)
 
 
 def mark_opened(*, session: Session, code_hash: str) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
@@ -119,6 +119,7 @@ class MeetingSnapshot:
     submissions: dict[int, Submissions]  # group id → its timeline; every group listed
     taken_at: datetime  # aware, UTC
     standings: Standings | None = None  # only when published
+    counted: dict[int, tuple[int, int]] = field(default_factory=dict)  # 开箱计票 done: (票, 一刀切)
 
     @property
     def submitted(self) -> int:
@@ -171,6 +172,7 @@ def snapshot(
         groups=counts,
         submissions=submissions,
         taken_at=datetime.now(UTC),
+        counted=tally.participation(session=session, round_id=round_id),
         standings=standings(session=session, round_=round_, leader_scores=leader_scores)
         if published
         else None,

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -235,6 +235,41 @@ class EvaluationCode(SQLModel, table=True):
     receipt: str | None = Field(default=None, sa_type=String(64))  # type: ignore[call-overload]
 
 
+# On SQLite a rowid would keep rows in the order they arrived, i.e. the order codes were used:
+# the box is stored in its random primary key's order instead.
+class BallotBox(SQLModel, table=True):
+    """票箱: each cast ballot sealed (AES-GCM, key from the app's secret, never stored here),
+    until its group's evaluation is closed and the box opened (`pingyi.evaluation.close`).
+
+    A copy of the database links a code to the blob it cast at most, and the blob is unreadable
+    and of the same size for every ballot of the group; ballots come out shuffled, under new
+    ids, when the box is opened."""
+
+    __tablename__ = "ballot_box"
+    __table_args__ = {"sqlite_with_rowid": False}
+    id: str = Field(sa_type=String(32), primary_key=True)  # type: ignore[call-overload]
+    round_id: int = _fk("round.id", ondelete="CASCADE", index=False)
+    group_id: int = Field(sa_column=Column(Integer, nullable=False))
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class GroupEvaluation(SQLModel, table=True):
+    """Whether a group's 群众评议 in a round is closed and its box counted (开箱计票), and what
+    was counted. No row: still open (nothing counted). `sealed`: the files were rewritten after
+    counting, so nothing of the order of casting is left in them."""
+
+    __tablename__ = "group_evaluation"
+    round_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("round.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    counted: bool = False
+    sealed: bool = False
+    ballots: int = 0
+    uniform: int = 0  # 一刀切 ballots among them
+    counted_at: datetime | None = None  # when the box was opened: one time per group
+
+
 # On SQLite a rowid would keep ballots in the order they arrived, i.e. the order codes were
 # used: the anonymous tables are stored in their random primary key's order instead.
 _NO_ROWID = {"sqlite_with_rowid": False}
@@ -288,7 +323,8 @@ class Tally(SQLModel, table=True):
 
 
 class BallotTally(SQLModel, table=True):
-    """Ballots per group and minute: participation and the submissions-over-time chart."""
+    """Ballots cast per group and minute, for the submissions-over-time chart: counts only.
+    `uniform` is no longer written (always 0): 一刀切 is known only once the box is opened."""
 
     __tablename__ = "ballot_tally"
     round_id: int = Field(

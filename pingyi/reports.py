@@ -177,6 +177,10 @@ def _items_table(result: RoundResult, criterion_names: Mapping[int, str]) -> _Ta
     return headers, rows
 
 
+# A group whose ballots wait sealed in the box: nothing of them is in the results yet.
+NOT_COUNTED = "尚未开箱计票(票箱中的评议票在结束评议后计入)"
+
+
 def _participation_table(
     result: RoundResult, participation: Sequence[codes.GroupCodeCounts]
 ) -> _Table:
@@ -188,6 +192,8 @@ def _participation_table(
         summary = summaries.get(row.group_id)
         if summary is None:
             state = "本轮无评议对象"
+        elif row.submitted and not summary.ballots:
+            state = NOT_COUNTED
         elif summary.status == OK:
             state = "有效"
         else:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from pingyi import criteria, groups, rules, summaries
+from pingyi import criteria, evaluation, groups, rules, summaries
 from pingyi.models import (
     STEP_LABELS,
     Branch,
@@ -247,6 +247,14 @@ def set_step(*, session: Session, round_: Round, step: Step) -> Round:
         raise RoundError(f"「{round_.name}」还在筹备,请先开启")
     if step == Step.DRAFT:
         raise RoundError("已开启的轮次不能退回筹备")
+    if step == Step.CLOSED:
+        waiting = evaluation.open_groups(session=session, round_id=round_.id)  # type: ignore[arg-type]
+        if waiting:
+            boxes = "、".join(f"{g.group_name} {g.in_box} 票" for g in waiting)
+            raise RoundError(
+                f"票箱中还有未计票的评议票({boxes}):请先在会议大屏结束群众评议并开箱计票"
+                "(或用 pingyi evaluation close),再结束本轮"
+            )
     round_.step = step
     session.add(round_)
     session.flush()

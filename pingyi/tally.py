@@ -1,5 +1,6 @@
-"""Tallies: rating counts per round × group × target × criterion × level × 一刀切, kept up to date
-by each ballot in its own transaction, so the live meeting screen never scans the ratings.
+"""Tallies: rating counts per round × group × target × criterion × level × 一刀切, written when a
+group's box is counted (`pingyi.evaluation.close`), so results never scan the ratings; and casts
+per group and minute, written by each cast, for the participation chart.
 
 `recompute` counts again from the ratings; `verify` compares and `rebuild` repairs.
 """
@@ -7,6 +8,7 @@ by each ballot in its own transaction, so the live meeting screen never scans th
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -14,12 +16,13 @@ from sqlalchemy import Connection, case, delete, func, select
 from sqlalchemy.engine.interfaces import DBAPICursor, Dialect
 from sqlmodel import Session
 
-from pingyi.models import Ballot, BallotTally, Rating, Tally
+from pingyi.models import Ballot, BallotTally, GroupEvaluation, Rating, Tally
 
 _TALLY = Tally.__table__  # type: ignore[attr-defined]
 _BALLOT_TALLY = BallotTally.__table__  # type: ignore[attr-defined]
 _RATING = Rating.__table__  # type: ignore[attr-defined]
 _BALLOT = Ballot.__table__  # type: ignore[attr-defined]
+_COUNTED = GroupEvaluation.__table__  # type: ignore[attr-defined]
 
 
 class TallyKey(NamedTuple):
@@ -34,42 +37,19 @@ def current_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-# Run by `ballots.submit` on the DBAPI cursor of the ballot's transaction. The rating counts
-# come from one INSERT … SELECT over the ballot's own ratings (read back in C, not bound again
-# from Python), in key order: concurrent PostgreSQL ballots lock tally rows in the same order
-# and never deadlock. SQLite needs no order (BEGIN IMMEDIATE lets one writer in at a time) and
-# gets it for free from the rating key.
-_COUNT_RATINGS = """
-INSERT INTO tally (round_id, group_id, target_id, criterion_id, level_id, uniform, count)
-SELECT round_id, group_id, target_id, criterion_id, level_id, ?, 1
-FROM rating WHERE ballot_id = ? ORDER BY target_id, criterion_id
-ON CONFLICT (round_id, group_id, target_id, criterion_id, level_id, uniform)
-DO UPDATE SET count = tally.count + 1
+# Run by `ballots.submit` on the DBAPI cursor of the cast's transaction: the chart counts casts
+# per minute; what the ballot says is sealed in the box until its group is counted.
+_COUNT_CAST = """
+INSERT INTO ballot_tally (round_id, group_id, minute, ballots, uniform) VALUES (?, ?, ?, 1, 0)
+ON CONFLICT (round_id, group_id, minute) DO UPDATE SET ballots = ballot_tally.ballots + 1
 """
-_COUNT_BALLOT = """
-INSERT INTO ballot_tally (round_id, group_id, minute, ballots, uniform) VALUES (?, ?, ?, 1, ?)
-ON CONFLICT (round_id, group_id, minute)
-DO UPDATE SET ballots = ballot_tally.ballots + 1, uniform = ballot_tally.uniform + excluded.uniform
-"""
-_ADD_BALLOT = {  # per dialect: the same SQL, in the driver's parameter style
-    "sqlite": (_COUNT_RATINGS, _COUNT_BALLOT),
-    "postgresql": (_COUNT_RATINGS.replace("?", "%s"), _COUNT_BALLOT.replace("?", "%s")),
-}
+_CAST_SQL = {"sqlite": _COUNT_CAST, "postgresql": _COUNT_CAST.replace("?", "%s")}
 
 
-def add_ballot(
-    cursor: DBAPICursor,
-    dialect: Dialect,
-    *,
-    ballot_id: str,
-    round_id: int,
-    group_id: int,
-    uniform: bool,
-) -> None:
-    """Count a just-inserted ballot: +1 per rating, +1 ballot for its group this minute."""
-    ratings, ballot = _ADD_BALLOT[dialect.name]
-    cursor.execute(ratings, (uniform, ballot_id))
-    cursor.execute(ballot, (round_id, group_id, _stored(dialect, current_minute()), int(uniform)))
+def count_cast(cursor: DBAPICursor, dialect: Dialect, *, round_id: int, group_id: int) -> None:
+    """+1 cast for the group this minute (the submissions-over-time chart)."""
+    minute = _stored(dialect, current_minute())
+    cursor.execute(_CAST_SQL[dialect.name], (round_id, group_id, minute))
 
 
 @functools.lru_cache(maxsize=8)  # one minute at a time: ~5 µs of type processing, once
@@ -79,8 +59,35 @@ def _stored(dialect: Dialect, minute: datetime) -> Any:
     return process(minute) if process else minute
 
 
+def count_group(
+    conn: Connection,
+    *,
+    round_id: int,
+    group_id: int,
+    counts: Mapping[TallyKey, int] | None = None,
+) -> None:
+    """Replaces the group's rating counts (run by the count, in its transaction, once the
+    box's ballots are written), in key order: `counts` as the count made them from the
+    ballots, or a recount of the group's ratings."""
+    conn.execute(delete(_TALLY).where(_TALLY.c.round_id == round_id, _TALLY.c.group_id == group_id))
+    if counts is None:
+        counts = _recount(conn, round_id, group_id)
+    if counts:
+        conn.execute(
+            _TALLY.insert(),
+            [
+                {"round_id": round_id, **key._asdict(), "count": n}
+                for key, n in sorted(counts.items())
+            ],
+        )
+
+
 def recompute(*, session: Session, round_id: int) -> dict[TallyKey, int]:
     """The counts as the ratings say, for checking the stored ones."""
+    return _recount(session.connection(), round_id, None)
+
+
+def _recount(conn: Connection, round_id: int, group_id: int | None) -> dict[TallyKey, int]:
     query = (
         select(
             _RATING.c.group_id,
@@ -100,9 +107,9 @@ def recompute(*, session: Session, round_id: int) -> dict[TallyKey, int]:
             _BALLOT.c.uniform,
         )
     )
-    return {
-        TallyKey(*row[:4], bool(row[4])): int(row[5]) for row in session.connection().execute(query)
-    }
+    if group_id is not None:
+        query = query.where(_RATING.c.group_id == group_id)
+    return {TallyKey(*row[:4], bool(row[4])): int(row[5]) for row in conn.execute(query)}
 
 
 def stored(*, session: Session, round_id: int) -> dict[TallyKey, int]:
@@ -120,15 +127,10 @@ def stored(*, session: Session, round_id: int) -> dict[TallyKey, int]:
 
 
 def participation(*, session: Session, round_id: int) -> dict[int, tuple[int, int]]:
-    """Ballots and 一刀切 ballots per evaluator group: group id → (ballots, uniform)."""
-    query = (
-        select(
-            _BALLOT_TALLY.c.group_id,
-            func.sum(_BALLOT_TALLY.c.ballots),
-            func.sum(_BALLOT_TALLY.c.uniform),
-        )
-        .where(_BALLOT_TALLY.c.round_id == round_id)
-        .group_by(_BALLOT_TALLY.c.group_id)
+    """Counted ballots and 一刀切 ballots per evaluator group whose box was opened: group id →
+    (ballots, uniform). A group still voting is not here: its ballots are sealed."""
+    query = select(_COUNTED.c.group_id, _COUNTED.c.ballots, _COUNTED.c.uniform).where(
+        _COUNTED.c.round_id == round_id, _COUNTED.c.counted.is_(True)
     )
     return {
         int(group_id): (int(ballots), int(uniform))
@@ -136,7 +138,8 @@ def participation(*, session: Session, round_id: int) -> dict[int, tuple[int, in
     }
 
 
-def _ballots_counted(*, session: Session, round_id: int) -> dict[int, tuple[int, int]]:
+def ballots_counted(conn: Connection, round_id: int) -> dict[int, tuple[int, int]]:
+    """Ballots and 一刀切 ballots per group, as the ballot rows say."""
     query = (
         select(
             _BALLOT.c.group_id,
@@ -148,7 +151,7 @@ def _ballots_counted(*, session: Session, round_id: int) -> dict[int, tuple[int,
     )
     return {
         int(group_id): (int(ballots), int(uniform or 0))
-        for group_id, ballots, uniform in session.connection().execute(query)
+        for group_id, ballots, uniform in conn.execute(query)
     }
 
 
@@ -163,10 +166,10 @@ def verify(*, session: Session, round_id: int) -> list[str]:
         for key in sorted(expected.keys() | actual.keys())
         if expected.get(key, 0) != actual.get(key, 0)
     ]
-    ballots = _ballots_counted(session=session, round_id=round_id)
+    ballots = ballots_counted(session.connection(), round_id)
     counted = participation(session=session, round_id=round_id)
-    for group_id in sorted(ballots.keys() | counted.keys()):
-        want, have = ballots.get(group_id, (0, 0)), counted.get(group_id, (0, 0))
+    for group_id in sorted(counted):
+        want, have = ballots.get(group_id, (0, 0)), counted[group_id]
         if want != have:
             problems.append(
                 f"票数不符:群体 {group_id}:记录 {have[0]} 票(一刀切 {have[1]}),"
@@ -176,11 +179,7 @@ def verify(*, session: Session, round_id: int) -> list[str]:
 
 
 def rebuild(*, session: Session, round_id: int) -> None:
-    """Replace the round's stored counts by a recount from the ratings.
-
-    Ballots carry no time, so a wrong per-group ballot total is corrected in the group's
-    latest minute (or this minute): the totals become right, the timeline stays as it was.
-    """
+    """Replace the round's stored counts by a recount from the ratings and ballots."""
     conn = session.connection()
     conn.execute(delete(_TALLY).where(_TALLY.c.round_id == round_id))
     counts = recompute(session=session, round_id=round_id)
@@ -192,36 +191,11 @@ def rebuild(*, session: Session, round_id: int) -> None:
                 for key, n in sorted(counts.items())
             ],
         )
-    ballots = _ballots_counted(session=session, round_id=round_id)
-    counted = participation(session=session, round_id=round_id)
-    for group_id in sorted(ballots.keys() | counted.keys()):
-        want = ballots.get(group_id, (0, 0))
-        have = counted.get(group_id, (0, 0))
-        if want != have:
-            _correct_participation(conn, round_id, group_id, want[0] - have[0], want[1] - have[1])
-
-
-def _correct_participation(
-    conn: Connection, round_id: int, group_id: int, ballots: int, uniform: int
-) -> None:
-    of_group = (_BALLOT_TALLY.c.round_id == round_id) & (_BALLOT_TALLY.c.group_id == group_id)
-    latest = conn.execute(select(func.max(_BALLOT_TALLY.c.minute)).where(of_group)).scalar()
-    if latest is None:
+    ballots = ballots_counted(conn, round_id)
+    for group_id in participation(session=session, round_id=round_id):
+        n, uniform = ballots.get(group_id, (0, 0))
         conn.execute(
-            _BALLOT_TALLY.insert().values(
-                round_id=round_id,
-                group_id=group_id,
-                minute=current_minute(),
-                ballots=ballots,
-                uniform=uniform,
-            )
+            _COUNTED.update()
+            .where(_COUNTED.c.round_id == round_id, _COUNTED.c.group_id == group_id)
+            .values(ballots=n, uniform=uniform)
         )
-        return
-    conn.execute(
-        _BALLOT_TALLY.update()
-        .where(of_group, _BALLOT_TALLY.c.minute == latest)
-        .values(
-            ballots=_BALLOT_TALLY.c.ballots + ballots,
-            uniform=_BALLOT_TALLY.c.uniform + uniform,
-        )
-    )

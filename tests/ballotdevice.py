@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pingyi import codes, slips
+from pingyi import box, codes, slips
 
 ROOT = ".pingyi-ballot"  # the element's root, inside its shadow root
 CARD = f"{ROOT} .card"
@@ -342,7 +342,7 @@ class Snapshot:
 
     lines: frozenset[str]
     text: str  # the whole dump
-    ballots: frozenset[str]  # ballot ids
+    ballots: frozenset[str]  # ballot_box ids: cast ballots, sealed until 开箱计票
     comments: frozenset[str]  # mass_comment ids
     codes: dict[str, dict[str, Any]]  # code_hash → its evaluation_code row
     tallies: Counter[tuple[int, int, int]]  # (target, criterion, level) → count, every round
@@ -353,7 +353,7 @@ class Snapshot:
         conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
         try:
-            ballots = frozenset(row[0] for row in conn.execute("SELECT id FROM ballot"))
+            ballots = frozenset(row[0] for row in conn.execute("SELECT id FROM ballot_box"))
             comments = frozenset(row[0] for row in conn.execute("SELECT id FROM mass_comment"))
             code_rows = {
                 row["code_hash"]: dict(row) for row in conn.execute("SELECT * FROM evaluation_code")
@@ -370,23 +370,21 @@ class Snapshot:
 
 
 def new_ballot(database: Path, before: Snapshot) -> dict[str, Any]:
-    """What was stored since `before`: the ballots, the ratings of each (t, c) → level, the
-    new comments as (target, text), and the tallies' growth."""
+    """What was cast since `before`: the blobs dropped into the box, opened with the app's key
+    (the tests share it) as 开箱计票 opens them; and what changed in the counted tables
+    (nothing, until the box is counted)."""
     now = Snapshot.take(database)
     new = sorted(now.ballots - before.ballots)
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        ratings = [
-            {
-                (t, c): level
-                for t, c, level in conn.execute(
-                    "SELECT target_id, criterion_id, level_id FROM rating WHERE ballot_id = ?",
-                    (ballot,),
-                )
-            }
+        opened = [
+            box.open_sealed(sealed, round_id=round_id, group_id=group_id)
             for ballot in new
+            for round_id, group_id, sealed in conn.execute(
+                "SELECT round_id, group_id, sealed FROM ballot_box WHERE id = ?", (ballot,)
+            )
         ]
-        comments = sorted(
+        counted_comments = sorted(
             (row[1], row[2])
             for row in conn.execute("SELECT id, target_id, text FROM mass_comment")
             if row[0] not in before.comments
@@ -397,8 +395,9 @@ def new_ballot(database: Path, before: Snapshot) -> dict[str, Any]:
     growth.subtract(before.tallies)
     return {
         "ballots": new,
-        "ratings": ratings,
-        "comments": comments,
+        "ratings": [ballot.answers for ballot in opened],
+        "comments": sorted(item for ballot in opened for item in ballot.comments.items()),
+        "counted comments": counted_comments,
         "tallies": +growth,
         "snapshot": now,
     }
@@ -430,9 +429,13 @@ def unsubmitted_leaks(
 
 
 def ballot_count(database: Path) -> int:
+    """Ballots cast: sealed in the box, or counted (each is in one or the other)."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        return int(conn.execute("SELECT COUNT(*) FROM ballot").fetchone()[0])
+        return sum(
+            int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            for table in ("ballot_box", "ballot")
+        )
     finally:
         conn.close()
 
@@ -490,13 +493,14 @@ def assert_nothing_stored(server: Any, before: Snapshot, code: str, tapped: Tapp
 
 
 def assert_stored_once(server: Any, before: Snapshot, code: str, tapped: Tapped) -> None:
-    """Exactly one ballot since `before`: its ratings, comments and tallies are what was
-    tapped and typed, and the code is used."""
+    """Exactly one ballot cast since `before`, sealed in the box: opened, its answers and
+    comments are what was tapped and typed; nothing of it is counted or readable in the
+    tables yet; and the code is used."""
     new = new_ballot(database(server), before)
     assert len(new["ballots"]) == 1, new["ballots"]
     assert new["ratings"][0] == tapped.answers
     assert new["comments"] == sorted(tapped.comments.items())
-    assert new["tallies"] == Counter({(t, c, level): 1 for (t, c), level in tapped.answers.items()})
+    assert new["tallies"] == Counter() and new["counted comments"] == []
     row = new["snapshot"].codes[codes.hash_code(code)]
     assert row["used"] == 1 and row["opened"] == 1, row
 

@@ -1,8 +1,11 @@
-"""群众评议 ballots: a code opens a form, and a code stores exactly one ballot.
+"""群众评议 ballots: a code opens a form, and a code casts exactly one ballot.
 
 The answers of a ballot being filled in stay on the device: the server holds nothing of them
-before 提交. The device sends a token with its ballot; the code keeps the token's hash, so the
-same device sending again (a lost reply) is told its ballot is in, and any other is refused.
+before 提交. A cast drops the ballot, sealed, into its group's 票箱 (one `ballot_box` row) and
+nothing else: the ballot, its ratings, comments and tallies are written only when the office
+closes the group (`worlds.count`), so tests check the box at cast time and the rows after the
+close. The device sends a token with its ballot; the code keeps the token's hash, so the same
+device sending again (a lost reply) is told its ballot is in, and any other is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlmodel import select
 from worlds import (  # noqa: F401  (verified_tallies is a fixture)
     Bureau,
     bureau,
+    count,
     full_answers,
     issue,
     verified_tallies,
@@ -27,6 +31,8 @@ from worlds import (  # noqa: F401  (verified_tallies is a fixture)
 from pingyi import ballots, codes, criteria, db, models, rounds, tally
 from pingyi.models import (
     Ballot,
+    BallotBox,
+    BallotTally,
     EvaluationCode,
     GroupKey,
     MassComment,
@@ -38,7 +44,7 @@ from pingyi.models import (
 pytestmark = pytest.mark.usefixtures("verified_tallies")
 
 
-def count(engine: Engine, model: type) -> int:
+def rows(engine: Engine, model: type) -> int:
     with db.session(engine) as s:
         return s.scalar(select(func.count()).select_from(model))  # type: ignore[return-value]
 
@@ -61,7 +67,22 @@ def form_of(engine: Engine, world: Bureau, group: GroupKey) -> ballots.BallotFor
 
 
 def nothing_stored(engine: Engine) -> bool:
-    return count(engine, Ballot) == count(engine, Rating) == count(engine, MassComment) == 0
+    """Nothing cast: no ballot in the box, and none counted."""
+    return (
+        rows(engine, BallotBox)
+        == rows(engine, Ballot)
+        == rows(engine, Rating)
+        == rows(engine, MassComment)
+        == 0
+    )
+
+
+def casts(engine: Engine) -> list[tuple[int, int, int]]:
+    """The participation chart's counts: (group, casts, 一刀切) per group and minute."""
+    with db.session(engine) as s:
+        return sorted(
+            s.exec(select(BallotTally.group_id, BallotTally.ballots, BallotTally.uniform))  # type: ignore[call-overload]
+        )
 
 
 def token() -> str:
@@ -70,16 +91,19 @@ def token() -> str:
 
 
 def stored_state(engine: Engine, round_id: int) -> dict[str, Any]:
-    """Everything a ballot writes: its rows, the tallies, the participation, the codes."""
+    """Everything a ballot writes, at cast time or when counted: the box and the casts per
+    minute, its rows, the tallies, the participation, the codes."""
     with db.session(engine) as s:
         code_rows = sorted(
             (row.code_hash, row.opened, row.used, row.revoked, row.receipt)
             for row in s.exec(select(EvaluationCode))
         )
         return {
-            "ballots": count(engine, Ballot),
-            "ratings": count(engine, Rating),
-            "comments": count(engine, MassComment),
+            "box": sorted(s.exec(select(BallotBox.id, BallotBox.sealed))),  # type: ignore[call-overload]
+            "casts": casts(engine),
+            "ballots": rows(engine, Ballot),
+            "ratings": rows(engine, Rating),
+            "comments": rows(engine, MassComment),
             "tallies": tally.stored(session=s, round_id=round_id),
             "participation": tally.participation(session=s, round_id=round_id),
             "codes": code_rows,
@@ -144,7 +168,9 @@ def test_missing_lists_cards_with_any_unanswered_criterion(engine: Engine) -> No
 # ---- a full ballot
 
 
-def test_a_ballot_is_stored_with_its_tallies_and_its_code_is_used(engine: Engine) -> None:
+def test_a_ballot_is_cast_into_the_box_and_counted_with_its_tallies_and_its_code_is_used(
+    engine: Engine,
+) -> None:
     world = bureau(engine)
     vendors = world.groups[GroupKey.VENDORS]
     code, spare = issue(engine, world.round_id, vendors, 2)
@@ -159,8 +185,19 @@ def test_a_ballot_is_stored_with_its_tallies_and_its_code_is_used(engine: Engine
     assert receipt == ballots.Receipt(targets=9, again=False)
     row = code_row(engine, code)
     assert row.used and row.opened and not code_row(engine, spare).used
-    assert count(engine, Ballot) == 1
-    assert count(engine, Rating) == len(opened.form.items) == 56
+    # Cast: one sealed ballot in the box and one cast on the chart; nothing readable yet.
+    assert rows(engine, BallotBox) == 1
+    assert casts(engine) == [(vendors, 1, 0)]
+    assert (rows(engine, Ballot), rows(engine, Rating), rows(engine, MassComment)) == (0, 0, 0)
+    with db.session(engine) as s:
+        assert tally.stored(session=s, round_id=world.round_id) == {}
+        assert tally.participation(session=s, round_id=world.round_id) == {}
+
+    count(engine, world.round_id)
+
+    assert rows(engine, BallotBox) == 0
+    assert rows(engine, Ballot) == 1
+    assert rows(engine, Rating) == len(opened.form.items) == 56
     with db.session(engine) as s:
         comments = list(s.exec(select(MassComment.target_id, MassComment.text)))  # type: ignore[call-overload]
         stored = tally.stored(session=s, round_id=world.round_id)
@@ -177,6 +214,10 @@ def test_a_ballot_with_one_level_everywhere_counts_as_uniform(engine: Engine) ->
     staff = world.groups[GroupKey.UNIT_STAFF]
     (code,) = issue(engine, world.round_id, staff, 1)
     submit(engine, code, full_answers(engine, world.round_id, staff, level=0, vary=False))
+    # The cast is counted on the chart, but whether it is 一刀切 is sealed with the ballot.
+    assert casts(engine) == [(staff, 1, 0)]
+    count(engine, world.round_id)
+    assert casts(engine) == [(staff, 1, 0)]
     with db.session(engine) as s:
         assert tally.participation(session=s, round_id=world.round_id) == {staff: (1, 1)}
         assert all(key.uniform for key in tally.stored(session=s, round_id=world.round_id))
@@ -192,7 +233,10 @@ def test_submitting_the_same_code_twice_stores_one_ballot(engine: Engine) -> Non
         submit(engine, code, answers)
     with pytest.raises(ballots.AlreadyUsed):
         ballots.submit_with_retry(engine, code, answers)
-    assert count(engine, Ballot) == 1
+    assert rows(engine, BallotBox) == 1
+    assert casts(engine) == [(staff, 1, 0)]
+    count(engine, world.round_id)
+    assert rows(engine, Ballot) == 1
 
 
 def test_submit_with_retry_stores_the_ballot(engine: Engine) -> None:
@@ -202,7 +246,9 @@ def test_submit_with_retry_stores_the_ballot(engine: Engine) -> None:
     answers = full_answers(engine, world.round_id, staff)
     receipt = ballots.submit_with_retry(engine, code, answers, round_id=world.round_id)
     assert receipt.targets == 3
-    assert count(engine, Ballot) == 1
+    assert rows(engine, BallotBox) == 1
+    count(engine, world.round_id)
+    assert rows(engine, Ballot) == 1
 
 
 # ---- codes that cannot vote
@@ -247,7 +293,9 @@ def test_a_used_code_opens_nothing(engine: Engine) -> None:
         ballots.open_code(session=s, code=code)
     with db.transaction(engine) as s, pytest.raises(ballots.AlreadyUsed):
         ballots.open_code(session=s, code=code, round_id=world.round_id)
-    assert count(engine, Ballot) == 1
+    assert rows(engine, BallotBox) == 1
+    count(engine, world.round_id)
+    assert rows(engine, Ballot) == 1
 
 
 def test_a_code_of_another_round_is_refused_when_the_round_is_given(engine: Engine) -> None:
@@ -265,7 +313,11 @@ def test_a_code_of_another_round_is_refused_when_the_round_is_given(engine: Engi
         ballots.open_code(session=s, code=code, round_id=world.round_id)
     assert nothing_stored(engine)
     submit(engine, code, answers, round_id=later_id)
-    assert count(engine, Ballot) == 1
+    assert rows(engine, BallotBox) == 1
+    count(engine, world.round_id)  # nothing of the later round's box is counted with this one
+    assert (rows(engine, BallotBox), rows(engine, Ballot)) == (1, 0)
+    count(engine, later_id)  # type: ignore[arg-type]
+    assert (rows(engine, BallotBox), rows(engine, Ballot)) == (0, 1)
 
 
 def test_a_closed_round_takes_no_ballots(engine: Engine) -> None:
@@ -347,7 +399,10 @@ def test_a_comment_over_200_characters_is_refused(engine: Engine) -> None:
     assert nothing_stored(engine)
     assert not code_row(engine, code).used
     submit(engine, code, answers, comments={target: "  " + "很" * 200 + "\n"})
-    assert count(engine, MassComment) == 1
+    assert rows(engine, BallotBox) == 1
+    count(engine, world.round_id)
+    with db.session(engine) as s:
+        assert list(s.exec(select(MassComment.text))) == ["很" * 200]
 
 
 # ---- the device's token: a lost reply, a double tap, a second device
@@ -381,9 +436,17 @@ def test_the_same_device_sending_its_ballot_again_is_told_it_is_in_and_nothing_m
     )
 
     assert stored_state(engine, world.round_id) == before
-    assert count(engine, Ballot) == 1 and count(engine, MassComment) == 1
+    assert rows(engine, BallotBox) == 1 and casts(engine) == [(vendors, 1, 0)]
     assert not code_row(engine, other).used
+
+    # Counted: the first ballot, once, as it was first sent.
+    count(engine, world.round_id)
+    assert rows(engine, Ballot) == 1 and rows(engine, MassComment) == 1
     with db.session(engine) as s:
+        assert list(s.exec(select(MassComment.text))) == ["工作认真"]
+        assert tally.stored(session=s, round_id=world.round_id) == {
+            tally.TallyKey(vendors, t, c, level, False): 1 for (t, c), level in answers.items()
+        }
         assert tally.verify(session=s, round_id=world.round_id) == []
 
 
@@ -413,9 +476,11 @@ def test_the_same_code_from_another_device_is_refused_as_used(engine: Engine) ->
                 engine, code, answers, round_id=world.round_id, receipt=receipt
             )
     assert stored_state(engine, world.round_id) == before
-    assert count(engine, Ballot) == 2
+    assert rows(engine, BallotBox) == 2
     # The first device is still told its ballot is in.
     assert submit(engine, with_token, answers, receipt=device).again
+    count(engine, world.round_id)
+    assert rows(engine, Ballot) == 2
 
 
 @pytest.mark.parametrize(
@@ -456,7 +521,9 @@ def test_a_malformed_device_token_is_refused_and_stores_nothing(
     assert (row.used, row.receipt) == (False, None)
     # The same code, from a device with a good token, votes.
     assert submit(engine, code, answers, receipt=token()).again is False
-    assert count(engine, Ballot) == 1
+    assert rows(engine, BallotBox) == 1
+    count(engine, world.round_id)
+    assert rows(engine, Ballot) == 1
 
 
 def test_the_code_keeps_only_the_hash_of_the_device_token_and_nothing_of_the_ballot(
@@ -487,13 +554,35 @@ def test_the_code_keeps_only_the_hash_of_the_device_token_and_nothing_of_the_bal
         "revoked",
         "receipt",
     }
+
+    def cells() -> list[tuple[str, Any]]:
+        tables = every_row(engine)
+        return [(name, value) for name in tables for row in tables[name] for value in row.values()]
+
+    def text_cells(needle: str) -> list[tuple[str, Any]]:
+        """Cells holding `needle`, as text or as the bytes of a blob."""
+        return [
+            (name, value)
+            for name, value in cells()
+            if (isinstance(value, str) and needle in value)
+            or (isinstance(value, bytes) and needle.encode() in value)
+        ]
+
+    # Cast: the box's row, sealed; the comment is nowhere in the clear, the token nowhere.
+    with db.session(engine) as s:
+        (box_id,) = s.connection().scalars(text("SELECT id FROM ballot_box"))
+    assert text_cells(device) == [] and text_cells("意见建议") == []
+    assert box_id not in {value for name, value in cells() if name == "evaluation_code"}
+
+    # Counted: the ballot under a new id, which the code row does not hold either.
+    count(engine, world.round_id)
     with db.session(engine) as s:
         (ballot_id,) = s.connection().scalars(text("SELECT id FROM ballot"))
-    rows = every_row(engine)
-    cells = [(name, value) for name in rows for row in rows[name] for value in row.values()]
-    assert not [cell for cell in cells if isinstance(cell[1], str) and device in cell[1]]
-    code_cells = {value for name, value in cells if name == "evaluation_code"}
+    assert ballot_id != box_id
+    assert text_cells(device) == []
+    code_cells = {value for name, value in cells() if name == "evaluation_code"}
     assert ballot_id not in code_cells and "意见建议" not in code_cells
+    assert [name for name, _ in text_cells("意见建议")] == ["mass_comment"]
 
     # No table keeps partial answers on the server any more.
     tables = set(inspect(engine).get_table_names())
@@ -617,7 +706,13 @@ def test_ballot_tables_have_no_column_that_could_lead_back_to_a_code(engine: Eng
             assert not set(name.split("_")) & _FORBIDDEN_TOKENS, (table, name)
 
 
-def test_ballot_ids_are_random_not_sequential(engine: Engine) -> None:
+def ids_in(engine: Engine, table: str) -> list[str]:
+    """The order the database hands rows back in when nobody asks for one."""
+    with db.session(engine) as s:
+        return list(s.connection().scalars(text(f"SELECT id FROM {table}")))
+
+
+def test_box_and_ballot_ids_are_random_not_sequential(engine: Engine) -> None:
     world = bureau(engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     plain = issue(engine, world.round_id, staff, 50)
@@ -625,17 +720,20 @@ def test_ballot_ids_are_random_not_sequential(engine: Engine) -> None:
     arrival: list[str] = []
     for code in plain:
         submit(engine, code, answers)
-        with db.session(engine) as s:
-            stored = set(s.connection().scalars(text("SELECT id FROM ballot")))
-        arrival.extend(stored - set(arrival))
-    with db.session(engine) as s:
-        # The order the database hands rows back in when nobody asks for one.
-        ids = list(s.connection().scalars(text("SELECT id FROM ballot")))
-    assert len(ids) == len(set(ids)) == 50
-    assert all(re.fullmatch(r"[0-9a-f]{32}", ballot_id) for ballot_id in ids)
+        arrival.extend(set(ids_in(engine, "ballot_box")) - set(arrival))
+    boxed = ids_in(engine, "ballot_box")
+    count(engine, world.round_id)
+    ids = ids_in(engine, "ballot")
+
+    assert len(arrival) == len(set(arrival)) == len(ids) == len(set(ids)) == 50
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in arrival + ids)
+    # Counted ballots get new ids: none leads back to the blob a code cast.
+    assert not set(ids) & set(arrival)
     assert arrival != sorted(arrival) and arrival != sorted(arrival, reverse=True)
     if db.is_sqlite(engine):
-        # No rowid: SQLite keeps ballots in random-id order, not in the order codes were used.
-        assert ids == sorted(ids) and ids != arrival
-    numbers = [int(ballot_id, 16) for ballot_id in arrival]
-    assert not any(abs(b - a) < 2**64 for a, b in itertools.pairwise(numbers))
+        # No rowid: SQLite keeps the box and the ballots in random-id order, not in the order
+        # codes were used.
+        assert boxed == sorted(boxed) != arrival
+        assert ids == sorted(ids)
+    for numbers in ([int(i, 16) for i in arrival], [int(i, 16) for i in ids]):
+        assert not any(abs(b - a) < 2**64 for a, b in itertools.pairwise(numbers))

@@ -5,7 +5,8 @@ the same device token: one ballot, and every send is told it is in. Another devi
 different token (or none): one ballot, the others are told the code is used.
 
 SQLite runs on a file (WAL, BEGIN IMMEDIATE); PostgreSQL is raced by threads and by separate
-processes with their own engines, as several app replicas would.
+processes with their own engines, as several app replicas would. A cast ballot waits sealed in
+the group's box until 开箱计票, which must then count each exactly once.
 """
 
 from __future__ import annotations
@@ -24,20 +25,21 @@ import pytest
 from sqlalchemy import Engine, func, select
 from worlds import (  # noqa: F401  (verified_tallies is a fixture)
     bureau,
+    count,
     full_answers,
     issue,
     verified_tallies,
 )
 
 from pingyi import ballots, db, tally
-from pingyi.models import Ballot, GroupKey, MassComment, Rating
+from pingyi.models import Ballot, BallotBox, GroupKey, MassComment, Rating
 
 pytestmark = pytest.mark.usefixtures("verified_tallies")
 
 
 def ballot_count(engine: Engine) -> int:
-    with db.session(engine) as s:
-        return s.scalar(select(func.count()).select_from(Ballot))  # type: ignore[return-value]
+    """Ballots cast: sealed in the box, or counted (a ballot is in one or the other)."""
+    return row_count(engine, BallotBox) + row_count(engine, Ballot)
 
 
 def row_count(engine: Engine, model: type) -> int:
@@ -118,6 +120,8 @@ def test_a_double_tap_on_submit_stores_one_ballot_and_every_tap_is_told_it_is_in
 
     assert results == Counter(stored=1, again=19)
     assert ballot_count(engine) == 1
+    count(engine, world.round_id)
+    assert ballot_count(engine) == row_count(engine, Ballot) == 1
     assert row_count(engine, Rating) == len(answers)
     assert row_count(engine, MassComment) == 1
     with db.session(engine) as s:
@@ -160,6 +164,8 @@ def test_two_hundred_codes_submitted_at_once_are_all_stored(engine: Engine) -> N
 
     assert results == Counter(stored=200)
     assert ballot_count(engine) == 200
+    count(engine, world.round_id)
+    assert row_count(engine, Ballot) == 200
     with db.session(engine) as s:
         assert tally.participation(session=s, round_id=world.round_id) == {staff: (200, 0)}
 

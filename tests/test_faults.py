@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import types
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,10 +31,10 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
-from worlds import bureau, full_answers, issue, tally_problems
+from worlds import bureau, count, full_answers, issue, tally_problems
 
 from pingyi import ballots, codes, config, db, demo, groups, rounds, tally
-from pingyi.models import Ballot, EvaluationCode, GroupKey, MassComment
+from pingyi.models import Ballot, BallotBox, EvaluationCode, GroupKey, MassComment
 
 # Streamlit only where the page test needs it: the burst's spawned process imports this
 # module, and should start as fast as an app process does.
@@ -44,8 +45,12 @@ PAGE = Path(__file__).resolve().parents[1] / "pages" / "ballot.py"
 
 
 def ballots_per_group(s: Any) -> dict[int, int]:
-    rows = s.execute(select(Ballot.group_id, func.count()).group_by(Ballot.group_id))
-    return {int(group): int(n) for group, n in rows}
+    """Ballots cast per group: sealed in the box, or counted (each is in one or the other)."""
+    cast: Counter[int] = Counter()
+    for model in (BallotBox, Ballot):
+        rows = s.execute(select(model.group_id, func.count()).group_by(model.group_id))
+        cast.update({int(group): int(n) for group, n in rows})
+    return dict(cast)
 
 
 def used_codes_per_group(s: Any) -> dict[int, int]:
@@ -58,8 +63,9 @@ def used_codes_per_group(s: Any) -> dict[int, int]:
 
 
 def ballot_count(bind: Engine) -> int:
+    """Ballots cast: sealed in the box, or counted."""
     with db.session(bind) as s:
-        return int(s.scalar(select(func.count()).select_from(Ballot)) or 0)
+        return sum(ballots_per_group(s).values())
 
 
 def receipts(s: Any) -> dict[str, str | None]:
@@ -174,6 +180,9 @@ def test_an_app_killed_during_a_burst_leaves_each_code_used_with_its_ballot_or_u
         with pytest.raises(ballots.AlreadyUsed):
             ballots.submit_with_retry(restarted, code, answers[code], receipt=secrets.token_hex(16))
         assert ballot_count(restarted) == len(answers)
+        count(restarted, world.round_id)  # 开箱计票: each cast ballot counted once
+        with db.session(restarted) as s:
+            assert s.scalar(select(func.count()).select_from(Ballot)) == len(answers)
         assert tally_problems(restarted) == []
     finally:
         restarted.dispose()
@@ -386,6 +395,7 @@ def test_the_ballot_page_says_busy_keeps_the_answers_and_submits_once_when_back(
     assert any(view.THANKS in h.value for h in again.header), [h.value for h in again.header]
     assert any(view.THANKS_AGAIN in m.value for m in again.markdown)
     assert ballot_count(bind) == 1
+    count(bind, round_id)  # type: ignore[arg-type]
     with db.session(bind) as s:
         assert tally.participation(session=s, round_id=round_id) == {group: (1, 0)}  # type: ignore[arg-type]
         assert s.scalar(select(func.count()).select_from(MassComment)) == 1

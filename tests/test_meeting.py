@@ -1,5 +1,7 @@
 """会议大屏 (DESIGN.md "Results"): one refresh's snapshot from codes and tallies, never from the
 ratings; results only once the office publishes them, ranked exactly as `scoring` ranks.
+Casts show on the timeline as they come in; a group's ballots count in the standings once its
+box is opened (`worlds.count`, the office's close), so tests cast, count, then look.
 
 The world is `worlds.build_bureau`: 局全体工作人员 rate the 领导班子 and 3 班子成员,
 基层单位工作人员 3 other 机关 members, 市场经营户 the 9 grassroots members.
@@ -18,7 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event
-from worlds import Bureau, bureau, full_answers, issue
+from worlds import Bureau, bureau, count, full_answers, issue
 
 from pingyi import ballots, codes, db, meeting, rounds, scoring, tally
 from pingyi.meeting import MeetingError, Ranked
@@ -110,6 +112,12 @@ def test_snapshot_counts_codes_per_group_as_the_codes_page_does(engine: Engine) 
     assert (snap.submitted, snap.headcount) == (2, 40 + 25 + 60)
     assert snap.round_name == "2026年第四季度评议" and not snap.published
     assert snap.submissions[staff].total == 2
+    assert snap.counted == {}  # cast, sealed in the box: nothing counted yet
+
+    count(engine, rid)
+    after = take(engine, rid)
+    assert after.counted == {staff: (2, 0)}
+    assert (after.groups, after.submitted) == (snap.groups, 2)
 
 
 def test_submissions_per_minute_per_group_and_cumulative(
@@ -141,6 +149,9 @@ def test_submissions_per_minute_per_group_and_cumulative(
     assert {g.group_id: g.submitted for g in snap.groups} == {
         gid: s.total for gid, s in snap.submissions.items()
     }
+    # Opening the boxes writes nothing on the timeline: it counts casts, as they came in.
+    count(engine, rid)
+    assert take(engine, rid).submissions == snap.submissions
 
 
 # ---- publishing
@@ -150,7 +161,8 @@ def test_results_stay_hidden_until_published_and_can_be_hidden_again(engine: Eng
     world = bureau(engine)
     rid, units = world.round_id, world.groups[GroupKey.UNIT_STAFF]
     vote(engine, rid, units, *(full_answers(engine, rid, units, level=n) for n in range(5)))
-    assert take(engine, rid).standings is None
+    count(engine, rid)
+    assert take(engine, rid).standings is None  # counted, but not published
 
     set_published(engine, rid, True)
     shown = take(engine, rid)
@@ -198,6 +210,7 @@ def test_standings_rank_every_category_as_round_results(engine: Engine) -> None:
     vote(engine, rid, units, *(full_answers(engine, rid, units, level=n % 2) for n in range(5)))
     staff = groups[GroupKey.ALL_STAFF]
     vote(engine, rid, staff, *(full_answers(engine, rid, staff) for _ in range(2)))  # too few
+    count(engine, rid)
     set_published(engine, rid, True)
 
     for settings in (
@@ -227,6 +240,7 @@ def test_a_target_whose_groups_all_have_too_few_ballots_shows_no_numbers(engine:
     world = bureau(engine)
     rid, staff = world.round_id, world.groups[GroupKey.ALL_STAFF]
     vote(engine, rid, staff, *(full_answers(engine, rid, staff) for _ in range(4)))
+    count(engine, rid)
     set_published(engine, rid, True)
     standings = take(engine, rid).standings
     assert standings is not None
@@ -247,6 +261,7 @@ def test_drill_down_is_the_target_criterion_by_criterion_as_round_results(
     world = bureau(engine)
     rid, vendors = world.round_id, world.groups[GroupKey.VENDORS]
     vote(engine, rid, vendors, *(full_answers(engine, rid, vendors, level=n) for n in range(6)))
+    count(engine, rid)
     with db.session(engine) as s:
         result = scoring.round_results(session=s, round_id=rid, with_change=False)
         member = next(t for t in result.targets if t.template_key == TemplateKey.MEMBER)
@@ -275,6 +290,7 @@ def test_a_refresh_never_reads_the_rating_table(engine: Engine) -> None:
     world = bureau(engine)
     rid, vendors = world.round_id, world.groups[GroupKey.VENDORS]
     vote(engine, rid, vendors, *(full_answers(engine, rid, vendors, level=n) for n in range(5)))
+    count(engine, rid)
     set_published(engine, rid, True)
     with db.session(engine) as s:
         target_id = rounds.targets_of(session=s, round_id=rid)[-1].id
@@ -314,20 +330,21 @@ def test_standings_always_equal_round_results(
         rid = world.round_id
         minimum = data.draw(st.integers(1, 4), label="min_ballots")
         for group_id in world.groups.values():
-            count = data.draw(st.integers(0, minimum + 2), label="ballots")
-            if not count:
+            n = data.draw(st.integers(0, minimum + 2), label="ballots")
+            if not n:
                 continue
             with db.session(engine) as s:
                 form = ballots.ballot_form(session=s, round_id=rid, group_id=group_id)
             level_ids = [level.id for level in form.levels]  # 不了解 included
             answer_sets = []
-            for _ in range(count):
+            for _ in range(n):
                 rng = data.draw(st.randoms(use_true_random=False), label="ballot")
                 if rng.random() < 0.3:  # 一刀切, sometimes all 不了解
                     answer_sets.append(dict.fromkeys(form.items, rng.choice(level_ids)))
                 else:
                     answer_sets.append({item: rng.choice(level_ids) for item in form.items})
             vote(engine, rid, group_id, *answer_sets)
+        count(engine, rid)
         with db.session(engine) as s:
             target_ids = [t.id for t in rounds.targets_of(session=s, round_id=rid)]
         leader = data.draw(

@@ -6,7 +6,9 @@ then (reflected from the database at 0001, not today's models), the way that rel
 it: a roster, a round in 开展点评 with targets and assignments, codes (used, opened with a
 draft, fresh), two ballots with their ratings, a comment, and the tallies. The previous
 release, 0002, still kept drafts on the server; 0003 drops them (the answers of a ballot being
-filled in now stay on the device) and gives each code the receipt of the device that used it.
+filled in now stay on the device) and gives each code the receipt of the device that used it;
+0004 adds the sealed 票箱: ballots stored as rows by an earlier release wait, like the box, for
+their group's 开箱计票, which writes them again shuffled with the box's.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from alembic.script import ScriptDirectory
 from pgtools import scratch_database, scratch_name
 from sqlalchemy import Connection, Engine, MetaData, func, inspect, select, text
 from sqlmodel import col
-from worlds import bureau, full_answers, issue
+from worlds import bureau, count, full_answers, issue
 
 from pingyi import (
     audit,
@@ -48,7 +50,8 @@ from pingyi import (
 from pingyi.models import Ballot, EvaluationCode, GroupKey, Template
 
 FIRST = "0001"  # the schema of the first release, whose data must still come along
-PREVIOUS = "0002"  # the schema of the release before this one, with drafts on the server
+PREVIOUS = "0002"  # the schema of the release with drafts on the server
+BEFORE_BOX = "0003"  # the schema of the release before the sealed 票箱
 
 
 def head() -> str:
@@ -124,8 +127,12 @@ def code_columns(bind: Engine) -> set[str]:
 def test_the_earlier_releases_can_be_rolled_back_to_and_upgraded_again(
     empty_engine: Engine,
 ) -> None:
-    assert head() == "0003"
+    assert head() == "0004"
     upgrade(empty_engine, "head")
+    downgrade(empty_engine, BEFORE_BOX)
+    assert not {"ballot_box", "group_evaluation"} & set(inspect(empty_engine).get_table_names())
+    upgrade(empty_engine, "head")
+    assert {"ballot_box", "group_evaluation"} <= set(inspect(empty_engine).get_table_names())
     downgrade(empty_engine, PREVIOUS)
     assert revision_of(empty_engine) == PREVIOUS
     assert "draft" in inspect(empty_engine).get_table_names()
@@ -426,11 +433,12 @@ def test_the_first_release_data_is_kept_and_usable_after_the_upgrade(
     assert schema_differences(engine) == []
     after = row_counts(engine)
     # Nothing lost, no seed twice; only the server's drafts are gone (answers being filled in
-    # now stay on the device).
+    # now stay on the device). Each group with stored ballots has its state: not counted yet.
     assert "draft" not in after
     assert {name: after[name] for name in before if name != "draft"} == {
         name: n for name, n in before.items() if name != "draft"
     }
+    assert (after["ballot_box"], after["group_evaluation"]) == (0, 2)
     assert after["audit_event"] == 0 and after["account"] == 0
     assert old_codes(engine) == codes_before  # used stay used, opened stay opened
     assert receipts(engine) == [None] * len(codes_before)
@@ -440,10 +448,8 @@ def test_the_first_release_data_is_kept_and_usable_after_the_upgrade(
         assert current is not None and current.id == world.round_id
         assert current.name == world.round_name
         assert tally.verify(session=s, round_id=world.round_id) == []
-        assert tally.participation(session=s, round_id=world.round_id) == {
-            world.groups["all_staff"]: (1, 0),
-            world.groups["vendors"]: (1, 1),
-        }
+        # The round is still open: its stored ballots wait for 开箱计票 with the box's.
+        assert tally.participation(session=s, round_id=world.round_id) == {}
         assert codes.lookup(session=s, code=world.used).state is codes.CodeState.USED
         assert codes.lookup(session=s, code=world.opened).state is codes.CodeState.OK
         defaults = s.exec(select(Template).where(col(Template.round_id).is_(None))).all()
@@ -466,6 +472,7 @@ def test_the_first_release_data_is_kept_and_usable_after_the_upgrade(
         ballots.submit_with_retry(engine, world.used, full, receipt=device)
     with db.transaction(engine) as s:
         audit.record(session=s, actor=audit.CLI_ACTOR, action="升级检查")
+    count(engine, world.round_id)  # 开箱计票: the old rows and the box, shuffled together
     with db.session(engine) as s:
         assert tally.verify(session=s, round_id=world.round_id) == []
         assert tally.participation(session=s, round_id=world.round_id) == {
@@ -514,7 +521,10 @@ def test_the_previous_release_s_drafts_are_dropped_and_its_codes_kept_by_the_upg
     assert receipts(engine) == [None] * len(codes_before)  # no old code has a device's receipt
     assert old_codes(engine) == codes_before
     after = row_counts(engine)
-    assert after == {name: n for name, n in before.items() if name != "draft"}
+    assert after == {name: n for name, n in before.items() if name != "draft"} | {
+        "ballot_box": 0,
+        "group_evaluation": 2,
+    }
     # Nothing of the dropped answers is left anywhere.
     with engine.connect() as conn:
         for name in tables:
@@ -538,6 +548,11 @@ def test_a_rollback_to_the_previous_release_keeps_the_ballots_and_drops_the_rece
     answers = full_answers(engine, world.round_id, staff)
     device = secrets.token_hex(16)
     ballots.submit_with_retry(engine, used, answers, receipt=device)
+    # The release before the box could not read it: the rollback waits for 开箱计票.
+    with pytest.raises(RuntimeError, match="未计票"):
+        downgrade(engine, PREVIOUS)
+    assert revision_of(engine) == head()
+    count(engine, world.round_id)
     codes_before = old_codes(engine)
 
     downgrade(engine, PREVIOUS)
@@ -555,6 +570,7 @@ def test_a_rollback_to_the_previous_release_keeps_the_ballots_and_drops_the_rece
     with pytest.raises(ballots.AlreadyUsed):
         ballots.submit_with_retry(engine, used, answers, receipt=device)
     assert not ballots.submit_with_retry(engine, fresh, answers, receipt=device).again
+    count(engine, world.round_id)
     with db.session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Ballot)) == 2
         assert tally.verify(session=s, round_id=world.round_id) == []

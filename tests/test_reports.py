@@ -2,8 +2,9 @@
 print-ready report page of one target.
 
 The world: the small bureau of tests/worlds.py. 市场经营户 cast 5 ballots (the minimum; one
-一刀切), 局全体工作人员 2 (样本不足), 基层单位工作人员 none (样本不足). Four grassroots members
-carry names that a spreadsheet would run as formulas.
+一刀切), 局全体工作人员 2 (样本不足), 基层单位工作人员 none (样本不足), and the office has opened
+the boxes (`worlds.count`): the exports show ballots only once they are counted. Four grassroots
+members carry names that a spreadsheet would run as formulas.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Engine
 from sqlmodel import select
-from worlds import bureau, full_answers, issue
+from worlds import bureau, count, full_answers, issue
 
 from pingyi import ballots, cli, config, criteria, db, groups, reports, reviews, rounds, scoring
 from pingyi.groups import GROUP_LABELS
@@ -85,7 +86,8 @@ def _vote(
             )
 
 
-def build_world(engine: Engine) -> World:
+def build_world(engine: Engine, *, counted: bool = True) -> World:
+    """The world above; with `counted=False` its ballots still wait sealed in the boxes."""
     world = bureau(engine)
     # Targets keep a snapshot of the roster's names; renaming them stands for such a roster.
     rid, groups = world.round_id, world.groups
@@ -115,6 +117,8 @@ def build_world(engine: Engine) -> World:
         [full_answers(engine, rid, staff, level=n) for n in range(2)],
         comments={team: "班子团结有力"},
     )
+    if counted:
+        count(engine, rid)
     return World(round_id=rid, groups=groups, hostile=hostile, team=team)  # type: ignore[arg-type]
 
 
@@ -297,7 +301,15 @@ def test_items_sheet_gives_distribution_rate_and_mean_per_criterion(engine: Engi
 
 
 def test_participation_sheet_counts_codes_ballots_and_rates(engine: Engine) -> None:
-    world = build_world(engine)
+    world = build_world(engine, counted=False)
+    # Cast, not counted: the codes say what was submitted, the results know no ballot yet.
+    waiting = {row[0].value: row for row in _workbook(engine, world.round_id)["参与情况"].rows}
+    for name, submitted in (("市场经营户", 5), ("局全体工作人员", 2)):
+        assert [cell.value for cell in waiting[name][4:6]] == [submitted, 0]
+        assert waiting[name][8].value == reports.NOT_COUNTED
+    assert waiting["基层单位工作人员"][8].value == "样本不足(少于 5 份)"
+
+    count(engine, world.round_id)
     sheet = _workbook(engine, world.round_id)["参与情况"]
     assert _header(sheet) == [
         "评议群体",
@@ -470,6 +482,7 @@ def test_report_page_lists_comments_sorted(engine: Engine) -> None:
     for code, ans, text in zip(codes_, answers, ["丙", "甲", "乙", "", "丁"], strict=True):
         with db.transaction(engine) as s:
             ballots.submit(session=s, code=code, answers=ans, comments={target_id: text})
+    count(engine, rid)
     page = _page(engine, rid, target_id)
     items = re.findall(r"<li>(.*?)</li>", page)
     assert items == sorted(["丙", "甲", "乙", "丁"])
@@ -516,6 +529,7 @@ def test_cli_export_and_report_write_readable_files(
         vendors: int = groups.by_key(session=s)[GroupKey.VENDORS].id  # type: ignore[assignment]
         card = ballots.ballot_form(session=s, round_id=rid, group_id=vendors).cards[0]
     _vote(engine, rid, vendors, [full_answers(engine, rid, vendors, level=n) for n in range(5)])
+    count(engine, rid)
     capsys.readouterr()
 
     out = tmp_path / "汇总表.xlsx"

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
-from worlds import bureau, full_answers, issue
+from worlds import bureau, count, full_answers, issue
 
 from pingyi import ballots, criteria, db, reviews, rounds, scoring
 from pingyi.models import (
@@ -561,9 +561,9 @@ def test_an_unknown_only_review_does_not_pull_the_mean_down(engine: Engine, worl
         assert reviews.leader_scores(session=s, round_id=world.round_id) == {target: 80.0}
 
 
-def cast(engine: Engine, world: World, group: GroupKey, position: int, count: int = 5) -> None:
-    """`count` ballots of the group, every item at one level of the scale."""
-    for code in issue(engine, world.round_id, world.groups[group], count):
+def cast(engine: Engine, world: World, group: GroupKey, position: int, n: int = 5) -> None:
+    """`n` ballots of the group, every item at one level of the scale, into its box."""
+    for code in issue(engine, world.round_id, world.groups[group], n):
         answers = full_answers(
             engine, world.round_id, world.groups[group], level=position, vary=False
         )
@@ -581,6 +581,7 @@ def test_leader_scores_feed_the_combined_score_with_the_round_s_weights(
 ) -> None:
     # 钱干事 is rated by 基层单位工作人员: five ballots all 较好 give a mass score of 80.
     cast(engine, world, GroupKey.UNIT_STAFF, FAIR)
+    count(engine, world.round_id)  # the mass score counts ballots once the box is opened
     target = target_id(engine, world.round_id, "钱干事")
     before = combined(engine, world.round_id, target)
     assert (before.mass_score, before.leader_score, before.combined) == (80.0, None, 80.0)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from pingyi import ballots, codes, db, groups, rounds, tally
+from pingyi import ballots, codes, db, evaluation, groups, rounds, tally
 from pingyi.models import Branch, GroupKey, Member, Round, Unit, UnitKind
 
 ORGAN_BRANCH = "机关党支部"
@@ -141,3 +141,12 @@ def verified_tallies(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if bind is not None:
         assert tally_problems(bind) == []
+
+
+def count(engine: Engine, round_id: int) -> None:
+    """开箱计票 of every group of the round that has cast ballots, as the office closes them."""
+    with db.session(engine) as s:
+        waiting = evaluation.open_groups(session=s, round_id=round_id)
+    group_ids = [state.group_id for state in waiting]
+    for group_id in group_ids:
+        evaluation.close(engine, round_id=round_id, group_id=group_id)

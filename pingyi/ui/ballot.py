@@ -42,7 +42,7 @@ MSG_BUSY_OPEN = "网络或服务器繁忙,请稍后再试"
 MSG_INVALID = "提交内容无效,请刷新页面后重新提交"
 MSG_LOCKED = "测评码输错次数过多,输入已暂停"
 THANKS = "谢谢您的评议"
-THANKS_DETAIL = "您的评议已匿名提交,本页可以关闭。"
+THANKS_DETAIL = "您的评议已匿名提交,密封在票箱中,评议结束后统一开箱计票。本页可以关闭。"
 THANKS_AGAIN = "您的评议此前已经提交成功(当时的确认没有送达本设备),无需再次提交,本页可以关闭。"
 SUBMIT_LABEL = "提交评议"
 
@@ -209,10 +209,11 @@ def open_code(raw: str) -> Ballot | None:
 
 def _forget_or_check(code: str, refused: ballots.CodeRefused) -> None:
     """A used code may have been used by this very device, whose reply was lost: the element
-    sends its ballot again to find out. A revoked one can never vote: the device forgets it."""
+    sends its ballot again to find out. A revoked one, or one of a group already counted, can
+    never vote: the device forgets it."""
     if refused.state is codes.CodeState.USED:
         st.session_state[USED] = code
-    elif refused.state is codes.CodeState.REVOKED:
+    elif refused.state in (codes.CodeState.REVOKED, codes.CodeState.CLOSED):
         st.session_state[CLEAR] = code
 
 
@@ -386,9 +387,10 @@ def on_submit() -> None:
         _answer(payload, "incomplete", str(exc), [card.target_id for card in exc.cards])
         return
     except ballots.CodeRefused as exc:
-        # Used on another device, revoked, or the round closed: nothing of this is stored.
+        # Used on another device, revoked, its group counted, or the round closed: nothing of
+        # this is stored.
         st.session_state.pop(USED, None)  # this device's token has just been checked
-        if exc.state in (codes.CodeState.USED, codes.CodeState.REVOKED):
+        if exc.state in (codes.CodeState.USED, codes.CodeState.REVOKED, codes.CodeState.CLOSED):
             st.session_state[CLEAR] = sent.code
         close(notice=str(exc))
         return

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from pingyi.evaluation import GroupState
 from pingyi.meeting import CHINA_TIME, MeetingSnapshot, Ranked, Standings, TargetDetail
 from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, TemplateKey
 from pingyi.scoring import INSUFFICIENT, OK
@@ -22,6 +23,7 @@ from pingyi.ui.charts import PLOTLY_CONFIG
 from pingyi.ui.text import md_escape
 
 LIVE = "meeting_live"  # the keyed container of everything the fragment draws
+CLOSE_ASKED = "meeting_close_asked"  # the group whose 开箱计票 waits for 确定
 CATEGORY = "meeting_category"  # the open category tab: kept across refreshes
 TARGET = "meeting_target_"  # + category: the drill-down's target, kept across refreshes
 TOP = 10  # bars in a category's 好评率 chart: fits the screen; the table lists everyone
@@ -102,11 +104,63 @@ def participation(snapshot: MeetingSnapshot) -> None:
                 )
             if count.revoked:
                 st.caption(f"已作废 {count.revoked}")
+            st.caption(box_text(snapshot, count.group_id, count.submitted))
     with columns[-1], st.container(border=True, key="meeting_group_all"):
         submitted, headcount = snapshot.submitted, snapshot.headcount
         st.metric("合计 · 已提交 / 应到", f"{submitted} / {headcount}")
         st.progress(fraction(submitted, headcount), text=percent_text(submitted, headcount))
         st.caption(f"已发放 {sum(c.issued for c in snapshot.groups)}")
+
+
+def box_text(snapshot: MeetingSnapshot, group_id: int, cast: int) -> str:
+    """Where the group's ballots are: sealed in the box while it votes, counted after."""
+    counted = snapshot.counted.get(group_id)
+    if counted is not None:
+        return f"已开箱计票 · 计入 {counted[0]} 票"
+    return f"评议中 · 票箱 {cast} 票(结束评议后开箱计票)" if cast else "评议中"
+
+
+def close_controls(states: list[GroupState]) -> int | None:
+    """The office's 结束评议并开箱计票, per group that has cast ballots, behind a confirmation:
+    the group whose box to count now, or None. Asking and 取消 are button callbacks, so the
+    confirmation shows (or goes) in the same run, inside the fragment or out of it."""
+    st.subheader("群众评议")
+    asked: int | None = st.session_state.get(CLOSE_ASKED)
+    chosen = None
+    for state in states:
+        if state.counted:
+            st.caption(f"{state.group_name}:已开箱计票,{state.ballots} 票")
+            continue
+        if not (state.cast or state.in_box):
+            st.caption(f"{state.group_name}:评议中,尚无投票")
+            continue
+        st.caption(f"{state.group_name}:评议中,已投 {state.cast} 票")
+        if asked != state.group_id:
+            st.button(
+                f"结束「{state.group_name}」评议并开箱计票",
+                key=f"meeting_close_{state.group_id}",
+                icon=":material/how_to_vote:",
+                on_click=_ask_close,
+                args=(state.group_id,),
+            )
+            continue
+        st.warning(
+            f"结束后「{state.group_name}」的测评码不能再投票,票箱中的 {state.cast} 张评议票"
+            "打乱顺序后计入结果。确定现在结束吗?"
+        )
+        yes, no = st.columns(2)
+        if yes.button("确定开箱计票", key="meeting_close_yes", type="primary"):
+            chosen = state.group_id
+            st.session_state.pop(CLOSE_ASKED, None)
+        no.button("取消", key="meeting_close_no", on_click=_ask_close, args=(None,))
+    return chosen
+
+
+def _ask_close(group_id: int | None) -> None:
+    if group_id is None:
+        st.session_state.pop(CLOSE_ASKED, None)
+    else:
+        st.session_state[CLOSE_ASKED] = group_id
 
 
 def timeline_frame(snapshot: MeetingSnapshot) -> pd.DataFrame:

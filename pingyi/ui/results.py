@@ -17,7 +17,7 @@ from pingyi import reviews, scoring
 from pingyi.codes import GroupCodeCounts
 from pingyi.criteria import LevelView
 from pingyi.models import TEMPLATE_LABELS, TemplateKey
-from pingyi.reports import CATEGORY_ORDER
+from pingyi.reports import CATEGORY_ORDER, NOT_COUNTED
 from pingyi.scoring import INSUFFICIENT, NO_GRADE, OK, RoundResult, TargetResult
 from pingyi.ui.text import md_escape
 
@@ -148,12 +148,15 @@ def participation_frame(result: RoundResult, counts: Sequence[GroupCodeCounts]) 
         if summary is None:
             rows.append((count.group_name, count.headcount, 0, 0, None, 0, "本轮无评议对象"))
             continue
-        state = "有效" if summary.status == OK else f"样本不足(少于 {minimum} 份)"
+        if count.submitted and not summary.ballots:
+            state = NOT_COUNTED
+        else:
+            state = "有效" if summary.status == OK else f"样本不足(少于 {minimum} 份)"
         rows.append(
             (
                 count.group_name,
                 count.headcount,
-                summary.ballots,
+                count.submitted,  # cast: counted once the box is opened (计入)
                 summary.uniform,
                 summary.uniform_share,
                 summary.counted,

@@ -98,9 +98,15 @@ def test_the_screen_updates_by_itself_and_shows_results_only_once_published(
     assert screen.get_by_role("tab").count() == 0
     screenshot(screen, "meeting-hidden")
 
-    # Enough ballots for 局全体工作人员 to have numbers, then the office publishes.
+    # Enough ballots for 局全体工作人员 to have numbers; the office ends its evaluation (开箱计票:
+    # the sealed ballots are counted), then publishes.
     for extra in issue(own_demo_app, 4):
         submit_all_good(engine, extra)
+    assert screen.get_by_text("评议中 · 票箱").first.is_visible()
+    screen.get_by_role("button", name="结束「局全体工作人员」评议并开箱计票").click()
+    screen.get_by_role("button", name="确定开箱计票").click()
+    screen.get_by_text("「局全体工作人员」已开箱计票:5 票计入结果").wait_for(timeout=30_000)
+    screen.get_by_text("已开箱计票 · 计入 5 票").first.wait_for(timeout=30_000)
     screen.get_by_role("button", name="公布结果").click()
     screen.get_by_role("tab", name="党员领导干部").wait_for(timeout=30_000)
     assert screen.get_by_text(view.HIDDEN).count() == 0

@@ -182,6 +182,9 @@ def test_two_servers_on_one_postgresql_count_every_code_once(  # type: ignore[no
                 asyncio.run, tablets(launch_options, urls, given, clock)
             ).result()
         logs = [server.log.read_text(errors="replace") for server in (a, b)]
+        # 开箱计票 on one replica, with the key they share: every cast ballot counted once.
+        closed = a.cli("evaluation", "close", "--group", "all_staff").stdout
+        assert f"已开箱计票,{distinct} 票" in closed, closed
 
     for k in range(PAIRS):  # one of each pair thanked, the other told the code is used
         assert sorted(outcomes[2 * k : 2 * k + 2]) == ["thanks", "used"], outcomes

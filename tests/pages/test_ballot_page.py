@@ -22,8 +22,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
-from pingyi import audit, ballots, codes, criteria, db, groups, rounds, tally
-from pingyi.models import AuditEvent, Ballot, GroupKey, MassComment, Step
+from pingyi import audit, ballots, codes, criteria, db, evaluation, groups, rounds, tally
+from pingyi.models import AuditEvent, Ballot, BallotBox, GroupKey, MassComment, Step
 from pingyi.ui import ballot as view
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "ballot.py"
@@ -93,8 +93,21 @@ def errors(at: AppTest) -> str:
 
 
 def ballot_count() -> int:
+    """Ballots cast: sealed in the 票箱 until 开箱计票, or counted (each is in one or the other)."""
     with db.session() as s:
-        return s.exec(select(func.count()).select_from(Ballot)).one()
+        boxed = s.exec(select(func.count()).select_from(BallotBox)).one()
+        return boxed + s.exec(select(func.count()).select_from(Ballot)).one()
+
+
+def counted_comments(round_id: int) -> list[str]:
+    """开箱计票 of every group with cast ballots, as the office ends the evaluation; then the
+    comments counted, sorted."""
+    with db.session() as s:
+        waiting = evaluation.open_groups(session=s, round_id=round_id)
+    for state in waiting:
+        evaluation.close(db.engine(), round_id=round_id, group_id=state.group_id)
+    with db.session() as s:
+        return sorted(s.exec(select(MassComment.text)).all())
 
 
 def state_of(code: str) -> codes.CodeState:
@@ -230,6 +243,15 @@ def _revoked(code: str) -> str:
     return code
 
 
+def _counted(code: str) -> str:
+    """The office ends the group's evaluation (开箱计票): its codes can no longer vote."""
+    with db.session() as s:
+        round_id = rounds.current(session=s).id  # type: ignore[union-attr]
+        group_id = codes.lookup(session=s, code=code).group_id
+    evaluation.close(db.engine(), round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
+    return code
+
+
 def _used(code: str) -> str:
     ballots.submit_with_retry(db.engine(), code, all_good(form_of(code)), receipt=OTHER_TOKEN)
     return code
@@ -248,10 +270,11 @@ def _other_round(code: str) -> str:
         (lambda code: _unknown(), codes.MSG_UNKNOWN, None),
         (lambda code: _malformed(), "测评码不含数字 0", None),
         (_revoked, codes.MSG_REVOKED, "clear"),  # it can never vote: the device forgets it
+        (_counted, codes.MSG_CLOSED, "clear"),  # nor can a code of a group counted
         (_used, codes.MSG_USED, "used"),  # the device may hold the ballot that used it
         (_other_round, codes.MSG_WRONG_ROUND, None),
     ],
-    ids=["unknown", "malformed", "revoked", "used", "other-round"],
+    ids=["unknown", "malformed", "revoked", "counted", "used", "other-round"],
 )
 def test_a_code_that_cannot_vote_gets_its_chinese_message_and_no_form(
     code: str, make: Callable[[str], str], message: str, device: str | None
@@ -411,9 +434,9 @@ def test_a_complete_ballot_is_stored_once_and_thanks_the_evaluator(
     assert at.session_state[view.SUBMITTED] == view.Thanks(code, len(form.cards), False)
     assert ballot_count() == 1
     assert state_of(code) is codes.CodeState.USED
+    assert counted_comments(round_id) == ["工作认真"]
     with db.session() as s:
         assert tally.verify(session=s, round_id=round_id) == []
-        assert s.exec(select(MassComment.text)).all() == ["工作认真"]
 
     # The element sends it again (a second tap, a resend before it heard back): nothing more.
     send(at, payload(code, answers, {last: "工作认真"}))
@@ -601,9 +624,9 @@ def test_a_busy_database_at_submit_answers_busy_and_the_resend_stores_it_once(
     send(at, sent)  # and once more, when the database answers
     assert thanked(at) and element(at) == {"mode": "clear", "code": code}
     assert ballot_count() == 1
+    assert counted_comments(round_id) == ["很好"]
     with db.session() as s:
         assert tally.verify(session=s, round_id=round_id) == []
-        assert s.exec(select(MassComment.text)).all() == ["很好"]
     send(at, sent)
     assert ballot_count() == 1
 
@@ -633,8 +656,9 @@ def test_a_database_down_at_submit_is_busy_too(code: str, monkeypatch: pytest.Mo
     [
         (_used, codes.MSG_USED, 1),  # the other device's ballot, with its own token
         (_revoked, codes.MSG_REVOKED, 0),
+        (_counted, codes.MSG_CLOSED, 0),  # the office ended the group's evaluation meanwhile
     ],
-    ids=["used-on-another-device", "revoked"],
+    ids=["used-on-another-device", "revoked", "group-counted"],
 )
 def test_a_code_that_can_no_longer_vote_closes_the_ballot_and_the_device_forgets_it(
     code: str, meanwhile: Callable[[str], str], message: str, stored: int
@@ -803,6 +827,6 @@ def test_a_complete_long_ballot_is_stored_once(vendors_code: str, round_id: int)
     assert f"共评议 {len(form.cards)} 个对象" in texts(at)
     send(at, sent)
     assert ballot_count() == 1
+    assert counted_comments(round_id) == ["**服务好**", "<b>很好</b>"]
     with db.session() as s:
         assert tally.verify(session=s, round_id=round_id) == []
-        assert sorted(s.exec(select(MassComment.text)).all()) == ["**服务好**", "<b>很好</b>"]

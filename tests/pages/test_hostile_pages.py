@@ -42,9 +42,10 @@ from test_hostile_input import (
     build_hostile,
     leaks,
 )
+from worlds import count
 
-from pingyi import audit, auth, ballots, db, highlights, rectification, reviews, rounds
-from pingyi.models import Account, MassComment, Step
+from pingyi import audit, auth, ballots, box, db, highlights, rectification, reviews, rounds
+from pingyi.models import Account, BallotBox, MassComment, Step
 from pingyi.ui import ballot as ballot_view
 from pingyi.ui.text import md_escape
 
@@ -183,6 +184,7 @@ def test_office_pages_show_hostile_text_as_text(world: Hostile, page: str) -> No
 
 
 def test_the_results_report_card_shows_reviews_and_mass_comments_as_text(world: Hostile) -> None:
+    count(db.engine(), world.round_id)  # 开箱计票: the masses' comments are counted
     at = open_as("pages/results.py", ADMIN)
     for target in ("H04", "H01"):  # reviewed by the 党组书记; commented on by the masses
         at.selectbox(key=f"results_target_{world.round_id}").set_value(world.targets[target])
@@ -283,9 +285,16 @@ def test_the_ballot_shows_names_criteria_and_levels_as_text(world: Hostile) -> N
 
 
 def _comments_on(target_id: int) -> list[str]:
+    """Comments on the target: counted, and sealed in the 票箱 (opened as 开箱计票 opens them)."""
     with db.session() as s:
         query = select(MassComment.text).where(MassComment.target_id == target_id)
-        return sorted(s.exec(query).all())
+        texts = list(s.exec(query).all())
+        for round_id, group_id, sealed in s.exec(
+            select(BallotBox.round_id, BallotBox.group_id, BallotBox.sealed)
+        ):
+            ballot = box.open_sealed(sealed, round_id=round_id, group_id=group_id)
+            texts += [text for target, text in ballot.comments.items() if target == target_id]
+        return sorted(texts)
 
 
 # ---- what people type on the pages comes back as text in the success messages

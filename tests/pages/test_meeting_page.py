@@ -1,6 +1,8 @@
 """会议大屏 in AppTest, on a copy of the demo bureau with ballots of 局全体工作人员 (the 领导班子
 and its 7 members: 8 cards, 55 items). The page runs on its own, as the codes page's tests run
-theirs: the fragment and the office's buttons are all on it.
+theirs: the fragments and the office's buttons are all on it. Cast ballots wait sealed in the
+group's 票箱 until the office ends the group's evaluation here (开箱计票); only then do they
+count in the results.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from apptools import logged_in
+from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from pingyi import ballots, codes, db, groups, meeting, rounds
-from pingyi.models import GroupKey, Round
+from pingyi import audit, ballots, codes, db, evaluation, groups, meeting, rounds, tally
+from pingyi.models import Ballot, GroupKey, Round
 from pingyi.ui import meeting as view
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "meeting.py"
@@ -27,11 +30,13 @@ def round_id(demo_db: Path) -> int:
         return current.id  # type: ignore[return-value]
 
 
-def vote(round_id: int, count: int, *, level: int = 0) -> None:
-    """`count` complete ballots of 局全体工作人员, every item at `level` of the scale except
-    one item a level lower (so no ballot is 一刀切)."""
+def vote(
+    round_id: int, count: int, *, level: int = 0, group: GroupKey = GroupKey.ALL_STAFF
+) -> None:
+    """`count` complete ballots of the group (局全体工作人员), every item at `level` of the
+    scale except one item a level lower (so no ballot is 一刀切)."""
     with db.transaction() as s:
-        group_id = groups.by_key(session=s)[GroupKey.ALL_STAFF].id
+        group_id = groups.by_key(session=s)[group].id
         plain = codes.issue(session=s, round_id=round_id, group_id=group_id, count=count)  # type: ignore[arg-type]
         form = ballots.ballot_form(session=s, round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
     level_ids = [lvl.id for lvl in form.levels]
@@ -40,6 +45,18 @@ def vote(round_id: int, count: int, *, level: int = 0) -> None:
     for code in plain:
         with db.transaction() as s:
             ballots.submit(session=s, code=code, answers=answers)
+
+
+def count_staff(round_id: int) -> None:
+    """开箱计票 of 局全体工作人员, as the office ends its evaluation."""
+    with db.session() as s:
+        group_id = groups.by_key(session=s)[GroupKey.ALL_STAFF].id
+    evaluation.close(db.engine(), round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
+
+
+def counted_ballots() -> int:
+    with db.session() as s:
+        return len(s.exec(select(Ballot.id)).all())
 
 
 def open_page() -> AppTest:
@@ -73,12 +90,33 @@ def test_the_screen_shows_each_group_submitted_of_expected_and_no_results(round_
     assert metric(at, "合计") == "2 / 340"
     assert any(view.HIDDEN in i.value for i in at.info)
     assert not at.tabs and not at.dataframe
-    assert [b.label for b in at.sidebar.button] == ["公布结果"]
+    # The two ballots wait sealed in the box: the office can end the group's evaluation.
+    assert [b.label for b in at.sidebar.button] == [
+        "公布结果",
+        f"结束「{STAFF}」评议并开箱计票",
+    ]
+    assert "评议中 · 票箱 2 票(结束评议后开箱计票)" in [c.value for c in at.caption]
 
 
 def test_publish_shows_ranked_results_per_category_and_hide_hides_them(round_id: int) -> None:
-    vote(round_id, 5)  # the round's minimum: 局全体工作人员 has numbers
+    vote(round_id, 5)  # the round's minimum: 局全体工作人员 has numbers once counted
     at = open_page()
+    button(at, f"结束「{STAFF}」评议并开箱计票").click().run()
+    assert any("确定现在结束吗" in w.value for w in at.sidebar.warning)
+    assert counted_ballots() == 0  # nothing happens before 确定
+    button(at, "确定开箱计票").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert counted_ballots() == 5
+    assert f"「{STAFF}」已开箱计票:5 票计入结果(一刀切 0 票)" in [
+        m.value for m in at.sidebar.success
+    ]
+    assert "已开箱计票 · 计入 5 票" in [c.value for c in at.caption]
+    assert f"{STAFF}:已开箱计票,5 票" in [c.value for c in at.sidebar.caption]
+    assert [b.label for b in at.sidebar.button] == ["公布结果"]  # no second close
+    with db.session() as s:
+        (event,) = audit.events(session=s, action="开箱计票")
+    assert event.actor != "" and event.detail.endswith(f"{STAFF}:5 票(一刀切 0 票)")
+
     button(at, "公布结果").click().run()
     assert not at.exception
     assert published(round_id)
@@ -105,6 +143,7 @@ def test_publish_shows_ranked_results_per_category_and_hide_hides_them(round_id:
 
 def test_a_group_below_the_minimum_shows_insufficient_never_numbers(round_id: int) -> None:
     vote(round_id, 4)  # one short of the minimum
+    count_staff(round_id)
     with db.transaction() as s:
         meeting.publish(session=s, round_id=round_id, published=True)
     at = open_page()
@@ -121,6 +160,7 @@ def test_a_group_below_the_minimum_shows_insufficient_never_numbers(round_id: in
 
 def test_the_drill_down_keeps_its_target_across_refreshes(round_id: int) -> None:
     vote(round_id, 5)
+    count_staff(round_id)
     with db.transaction() as s:
         meeting.publish(session=s, round_id=round_id, published=True)
     at = open_page()
@@ -130,13 +170,35 @@ def test_the_drill_down_keeps_its_target_across_refreshes(round_id: int) -> None
     at.selectbox(key=key).select_index(2).run()
     chosen = at.selectbox(key=key).value
     name = at.selectbox(key=key).options[2].split(" · ")[1].split("(")[0]
-    vote(round_id, 1)  # a ballot arrives; the next refresh redraws everything
+    # A ballot of another group arrives (局全体工作人员 is counted and closed); the next
+    # refresh redraws everything.
+    vote(round_id, 1, group=GroupKey.UNIT_STAFF)
     at.run()
     assert not at.exception
     assert at.selectbox(key=key).value == chosen
     assert f"### {name}" in [m.value for m in at.markdown]
-    assert metric(at, STAFF) == "6 / 60"
+    assert metric(at, STAFF) == "5 / 60"
+    assert metric(at, "基层单位工作人员") == "1 / 80"
     detail = {m.label: m.value for m in at.metric}
     assert detail["等级"] == "优秀" and detail["名次"] == "1"
     # Seven criteria per leader, every level listed: the chart has a bar per criterion.
     assert at.get("plotly_chart")
+
+
+def test_cancel_counts_nothing_and_a_group_without_ballots_has_no_button(round_id: int) -> None:
+    vote(round_id, 2)
+    with db.transaction() as s:  # 市场经营户 have their slips, and nobody has voted yet
+        vendors = groups.by_key(session=s)[GroupKey.VENDORS].id
+        codes.issue(session=s, round_id=round_id, group_id=vendors, count=3)  # type: ignore[arg-type]
+    at = open_page()
+    assert "市场经营户:评议中,尚无投票" in [c.value for c in at.sidebar.caption]
+    assert [b.label for b in at.sidebar.button if "市场经营户" in b.label] == []
+    button(at, f"结束「{STAFF}」评议并开箱计票").click().run()
+    button(at, "取消").click().run()
+    assert not at.exception
+    assert counted_ballots() == 0
+    assert not at.sidebar.warning
+    assert f"结束「{STAFF}」评议并开箱计票" in [b.label for b in at.sidebar.button]
+    with db.session() as s:
+        assert tally.participation(session=s, round_id=round_id) == {}
+        assert audit.events(session=s, action="开箱计票") == []

@@ -3,7 +3,8 @@
 distribution and the masses' comments and never a ballot id, the downloads are real files.
 
 The world: the demo bureau; 市场经营户 cast 5 ballots (the minimum), 局全体工作人员 2
-(样本不足). Each group's first ballot carries a comment on the first target of its form.
+(样本不足). Each group's first ballot carries a comment on the first target of its form. The
+office then ends both groups' evaluation (开箱计票): until then the results have no ballot.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlmodel import select
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from pingyi import ballots, codes, db, demo, groups, reports, rounds, scoring
+from pingyi import ballots, codes, db, demo, evaluation, groups, reports, rounds, scoring
 from pingyi import reviews as leader_reviews
 from pingyi.criteria import LevelView
 from pingyi.models import (
@@ -76,6 +77,14 @@ def vote(round_id: int, key: GroupKey, count: int, comment: str | None = None) -
     return first
 
 
+def count_all(round_id: int) -> None:
+    """开箱计票 of every group with cast ballots, as the office ends the evaluation."""
+    with db.session() as s:
+        waiting = evaluation.open_groups(session=s, round_id=round_id)
+    for state in waiting:
+        evaluation.close(db.engine(), round_id=round_id, group_id=state.group_id)
+
+
 def current_round_id() -> int:
     with db.session() as s:
         current = rounds.current(session=s)
@@ -88,6 +97,7 @@ def voted(demo_db: Path) -> Voted:
     round_id = current_round_id()
     vendor_target = vote(round_id, GroupKey.VENDORS, 5, VENDOR_COMMENT)
     staff_target = vote(round_id, GroupKey.ALL_STAFF, 2, STAFF_COMMENT)
+    count_all(round_id)
     return Voted(round_id, vendor_target, staff_target)
 
 
@@ -207,6 +217,22 @@ def test_participation_counts_ballots_per_group(voted: Voted, open_page):
     assert rows[STAFF]["已提交"] == 2 and rows[STAFF]["计分情况"].startswith(INSUFFICIENT)
     assert rows["基层单位工作人员"]["已提交"] == 0
     assert rows[VENDORS]["一刀切份数"] == 0
+
+
+def test_ballots_not_yet_counted_are_said_so_and_counted_after_the_close(demo_db: Path, open_page):
+    round_id = current_round_id()
+    vote(round_id, GroupKey.VENDORS, 5, VENDOR_COMMENT)
+    at = open_page(PAGE)
+    rows = {r["评议群体"]: r for r in at.dataframe[0].value.to_dict("records")}
+    # Cast, sealed in the box: nothing of them is in the results yet, and the page says why.
+    assert rows[VENDORS]["计分情况"] == reports.NOT_COUNTED
+    assert rows[VENDORS]["已提交"] == 5 and rows[VENDORS]["计入得分"] == 0
+    assert all(t.mass_score is None for t in results_of(round_id).targets)
+
+    count_all(round_id)
+    at = open_page(PAGE)
+    rows = {r["评议群体"]: r for r in at.dataframe[0].value.to_dict("records")}
+    assert rows[VENDORS]["已提交"] == 5 and rows[VENDORS]["计分情况"] == "有效"
 
 
 def test_filters_narrow_the_table(voted: Voted, open_page):
@@ -367,6 +393,7 @@ def test_change_and_trend_across_rounds(voted: Voted, open_page):
         assert old is not None
         rounds.set_step(session=s, round_=old, step=Step.CLOSED)
     vote(new_id, GroupKey.VENDORS, 6)
+    count_all(new_id)
     result = results_of(new_id)
     target = next(t for t in result.targets if t.change is not None and t.kind == "member")
 

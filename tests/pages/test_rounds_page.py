@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from pingyi import audit, db, rounds
-from pingyi.models import Round, Step
+from pingyi import audit, ballots, codes, db, evaluation, groups, rounds
+from pingyi.models import GroupKey, Round, Step
 
 PAGE = "pages/rounds.py"
 
@@ -69,3 +69,31 @@ def test_an_empty_name_is_refused_in_chinese(demo_db: Path, open_page) -> None:
     assert [e.value for e in at.error] == ["请填写评议轮次的名称"]
     with db.session() as s:
         assert len(rounds.list_rounds(session=s)) == 1
+
+
+def test_the_round_is_not_ended_while_a_box_waits_and_the_page_says_why(
+    demo_db: Path, open_page
+) -> None:
+    with db.transaction() as s:
+        round_ = rounds.current(session=s)
+        assert round_ is not None
+        rounds.set_step(session=s, round_=round_, step=Step.RECTIFICATION)  # the last step
+        round_id, name = round_.id, round_.name
+        group_id = groups.by_key(session=s)[GroupKey.VENDORS].id
+        (code,) = codes.issue(session=s, round_id=round_id, group_id=group_id, count=1)  # type: ignore[arg-type]
+    with db.session() as s:
+        form = ballots.ballot_form(session=s, round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
+    ballots.submit_with_retry(db.engine(), code, dict.fromkeys(form.items, form.levels[0].id))
+
+    at = open_page(PAGE)
+    at = button(at, "进入下一阶段「已结束」").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "票箱中还有未计票的评议票(市场经营户 1 票)" in at.error[0].value
+    assert "开箱计票" in at.error[0].value
+    assert not at.success
+    assert stored_step(name) == Step.RECTIFICATION
+
+    evaluation.close(db.engine(), round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
+    at = button(open_page(PAGE), "进入下一阶段「已结束」").click().run()
+    assert not at.error
+    assert stored_step(name) == Step.CLOSED

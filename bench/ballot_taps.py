@@ -231,18 +231,15 @@ def stored_ballots(world: World) -> dict[str, dict[tuple[int, int], int]]:
     the group is counted, opened here with the app's key (the bench's) as 开箱计票 opens it."""
     engine = db.make_engine(world.url)
     try:
+        with db.session(engine) as s:
+            form = ballots.ballot_form(session=s, round_id=world.round_id, group_id=world.group_id)
         with engine.connect() as conn:
             rows = conn.execute(
                 select(BallotBox.id, BallotBox.sealed).where(  # type: ignore[call-overload]
                     BallotBox.round_id == world.round_id, BallotBox.group_id == world.group_id
                 )
             )
-            return {
-                box_id: box.open_sealed(
-                    sealed, round_id=world.round_id, group_id=world.group_id
-                ).answers
-                for box_id, sealed in rows
-            }
+            return {box_id: box.open_sealed(sealed, form=form).answers for box_id, sealed in rows}
     finally:
         engine.dispose()
 

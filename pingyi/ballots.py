@@ -118,6 +118,16 @@ class BallotForm:
     def card_by_target(self) -> dict[int, Card]:
         return {card.target_id: card for card in self.cards}
 
+    @functools.cached_property
+    def level_places(self) -> dict[int, int]:
+        """level id → its place on the scale (as the 票箱 stores a level)."""
+        return {level.id: place for place, level in enumerate(self.levels)}
+
+    @functools.cached_property
+    def card_places(self) -> dict[int, int]:
+        """target id → its card's place on the form (as the 票箱 stores a comment's target)."""
+        return {card.target_id: place for place, card in enumerate(self.cards)}
+
 
 @dataclass(frozen=True)
 class Opened:
@@ -211,7 +221,8 @@ def _checked_answers(form: BallotForm, answers: Mapping[tuple[int, int], int | N
 
 
 def _checked_comments(form: BallotForm, comments: Mapping[int, str] | None) -> Comments:
-    """Stripped, non-empty comments; refuses one that is too long or about another target."""
+    """Stripped, non-empty comments; refuses one that is too long or about another target, and
+    comments longer together than a ballot may carry."""
     cleaned: Comments = {}
     for target_id, text in (comments or {}).items():
         card = form.card_by_target.get(target_id)
@@ -224,6 +235,9 @@ def _checked_comments(form: BallotForm, comments: Mapping[int, str] | None) -> C
             )
         if text:
             cleaned[target_id] = text
+    total, budget = sum(len(text) for text in cleaned.values()), box.comment_budget(len(form.cards))
+    if total > budget:  # the 票箱 seals every ballot at one size: comments have a ceiling
+        raise BallotError(f"意见建议合计超过 {budget} 字(现 {total} 字),请精简")
     return cleaned
 
 
@@ -435,13 +449,7 @@ def _box_still_open(cursor: DBAPICursor, dialect: str, form: BallotForm) -> bool
 def _store(cursor: DBAPICursor, dialect: Dialect, form: BallotForm, ballot: _Checked) -> Receipt:
     """Drops the ballot of a claimed code into its group's box, sealed, and counts the cast
     for the participation chart. Nothing of the ballot is readable until the box is opened."""
-    sealed = box.seal(
-        round_id=form.round_id,
-        group_id=form.group_id,
-        answers=ballot.answers,
-        comments=ballot.comments,
-        cards=len(form.cards),
-    )
+    sealed = box.seal(form=form, answers=ballot.answers, comments=ballot.comments)
     cursor.execute(_SQL[dialect.name]["box"], (new_id(), form.round_id, form.group_id, sealed))
     tally.count_cast(cursor, dialect, round_id=form.round_id, group_id=form.group_id)
     return Receipt(targets=len(form.cards))

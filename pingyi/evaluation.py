@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from pingyi import audit, box, db, groups, tally
-from pingyi.ballots import new_id
+from pingyi.ballots import ballot_form, new_id
 from pingyi.models import (
     Ballot,
     BallotBox,
@@ -204,7 +204,7 @@ def _count(session: Session, round_id: int, group_id: int, actor: str) -> Counte
     if state is not None and state.counted:
         return Counted(group_id, group.name, state.ballots, state.uniform, True, state.sealed)
 
-    cast = _take_box(conn, round_id, group_id) + _take_counted(conn, round_id, group_id)
+    cast = _take_box(session, round_id, group_id) + _take_counted(conn, round_id, group_id)
     _SHUFFLE.shuffle(cast)
     written, uniform, counts = _write_ballots(conn, round_id, group_id, cast)
     tally.count_group(conn, round_id=round_id, group_id=group_id, counts=counts)
@@ -223,11 +223,13 @@ def _count(session: Session, round_id: int, group_id: int, actor: str) -> Counte
     return Counted(group_id, group.name, written, uniform, False, False)
 
 
-def _take_box(conn: Connection, round_id: int, group_id: int) -> list[_Ballot]:
-    """The group's sealed ballots, opened in memory; the box emptied of them."""
+def _take_box(session: Session, round_id: int, group_id: int) -> list[_Ballot]:
+    """The group's sealed ballots, opened in memory with the group's form; the box emptied."""
+    conn = session.connection()
     of_group = (_BOX.c.round_id == round_id) & (_BOX.c.group_id == group_id)
+    form = ballot_form(session=session, round_id=round_id, group_id=group_id)
     opened = [
-        box.open_sealed(sealed, round_id=round_id, group_id=group_id)
+        box.open_sealed(sealed, form=form)
         for (sealed,) in conn.execute(select(_BOX.c.sealed).where(of_group))
     ]
     conn.execute(delete(_BOX).where(of_group))

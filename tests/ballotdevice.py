@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pingyi import box, codes, slips
+from pingyi import ballots, box, codes, db, slips
 
 ROOT = ".pingyi-ballot"  # the element's root, inside its shadow root
 CARD = f"{ROOT} .card"
@@ -369,16 +369,22 @@ class Snapshot:
         return cls(frozenset(lines), "\n".join(lines), ballots, comments, code_rows, tallies)
 
 
+def _form(engine: Any, round_id: int, group_id: int) -> ballots.BallotForm:
+    with db.session(engine) as s:
+        return ballots.ballot_form(session=s, round_id=round_id, group_id=group_id)
+
+
 def new_ballot(database: Path, before: Snapshot) -> dict[str, Any]:
     """What was cast since `before`: the blobs dropped into the box, opened with the app's key
     (the tests share it) as 开箱计票 opens them; and what changed in the counted tables
     (nothing, until the box is counted)."""
     now = Snapshot.take(database)
     new = sorted(now.ballots - before.ballots)
+    engine = db.make_engine(f"sqlite:///{database}")
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         opened = [
-            box.open_sealed(sealed, round_id=round_id, group_id=group_id)
+            box.open_sealed(sealed, form=_form(engine, round_id, group_id))
             for ballot in new
             for round_id, group_id, sealed in conn.execute(
                 "SELECT round_id, group_id, sealed FROM ballot_box WHERE id = ?", (ballot,)
@@ -391,6 +397,7 @@ def new_ballot(database: Path, before: Snapshot) -> dict[str, Any]:
         )
     finally:
         conn.close()
+        engine.dispose()
     growth = now.tallies.copy()
     growth.subtract(before.tallies)
     return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -149,6 +150,33 @@ def test_every_blob_of_a_group_has_the_same_size_whatever_its_comments(engine: E
         sizes = set(s.scalars(select(func.length(BallotBox.sealed))))
     assert len(sizes) == 1
     assert sizes.pop() == box.NONCE_BYTES + 16 + box.plain_size(len(answers), len(targets))
+
+
+def test_comments_together_have_a_ceiling_and_every_blob_stays_the_same_size(
+    engine: Engine,
+) -> None:
+    world = bureau(engine, grassroots=(8, 8))  # 16 vendors' cards: more than 10 × 200 characters
+    round_id, group_id = world.round_id, world.groups[GroupKey.VENDORS]
+    plain = issue(engine, round_id, group_id, 3)
+    answers = full_answers(engine, round_id, group_id)
+    targets = sorted({t for t, _ in answers})
+    assert box.comment_budget(len(targets)) == box.COMMENT_TOTAL_MAX == 2000
+    too_much = dict.fromkeys(targets[:11], "很" * 200)
+    with pytest.raises(
+        ballots.BallotError, match=re.escape("意见建议合计超过 2000 字(现 2200 字)")
+    ):
+        ballots.submit_with_retry(engine, plain[0], answers, too_much)
+    assert used_codes(engine, group_id) == 0 and rows(engine, BallotBox) == 0
+
+    ballots.submit_with_retry(engine, plain[0], answers, dict.fromkeys(targets[:10], "很" * 200))
+    ballots.submit_with_retry(engine, plain[1], answers, {targets[15]: "好"})
+    ballots.submit_with_retry(engine, plain[2], answers)
+    with db.session(engine) as s:
+        sizes = set(s.scalars(select(func.length(BallotBox.sealed))))
+    assert len(sizes) == 1
+    evaluation.close(engine, round_id=round_id, group_id=group_id)
+    with db.session(engine) as s:
+        assert sorted(s.scalars(select(func.length(MassComment.text)))) == [1] + [200] * 10
 
 
 def test_a_box_sealed_with_another_key_is_not_opened_and_nothing_changes(

@@ -292,7 +292,8 @@ def _comments_on(target_id: int) -> list[str]:
         for round_id, group_id, sealed in s.exec(
             select(BallotBox.round_id, BallotBox.group_id, BallotBox.sealed)
         ):
-            ballot = box.open_sealed(sealed, round_id=round_id, group_id=group_id)
+            form = ballots.ballot_form(session=s, round_id=round_id, group_id=group_id)
+            ballot = box.open_sealed(sealed, form=form)
             texts += [text for target, text in ballot.comments.items() if target == target_id]
         return sorted(texts)
 

@@ -14,6 +14,7 @@ from pingyi.ui.codes import (
     default_count,
     progress_text,
     revoke_typed,
+    slip_address,
     submitted_share,
 )
 from pingyi.ui.picker import pick_round
@@ -56,6 +57,8 @@ st.dataframe(counts_frame(counts), hide_index=True)
 for count in counts:
     st.progress(submitted_share(count), text=progress_text(count))
 
+base_url = None if closed else slip_address()
+
 st.subheader("发放测评码")
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH))
@@ -82,8 +85,14 @@ else:
         key=f"codes_count_{round_id}_{group_id}_{token}",
         help=f"应到 {chosen.headcount} 人,已发放 {chosen.issued} 个",
     )
+    if base_url is None:
+        st.caption("请先在上方填好手机能访问的地址,再生成测评码条。")
     if button_column.button(
-        "生成测评码", key=f"codes_issue_{token}", type="primary", icon=":material/qr_code_2:"
+        "生成测评码",
+        key=f"codes_issue_{token}",
+        type="primary",
+        icon=":material/qr_code_2:",
+        disabled=base_url is None,
     ):
         st.session_state[TOKEN] = token + 1
         try:
@@ -104,6 +113,7 @@ else:
                     round_name=round_.name,
                     group_name=chosen.group_name,
                     codes=tuple(plain),
+                    base_url=base_url,  # type: ignore[arg-type]  # not None: the button is on
                 )
                 st.session_state[BATCHES] = [batch, *st.session_state.get(BATCHES, [])]
                 st.session_state[FLASH] = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
 
     command("init", _init, "创建或升级数据库结构并载入默认测评内容(可重复执行)")
 
+    sub = command(
+        "serve", _serve, "启动评议系统(监听全部网络接口),并显示平板和手机应访问的地址及二维码"
+    )
+    sub.add_argument("--port", type=int, default=8501, help="端口(默认 8501)")
+    sub.add_argument("--dry-run", action="store_true", help="只显示地址和启动命令,不启动")
+
     sub = command("demo", _demo, "载入示例单位(领导班子、机关和基层党支部、进行中的评议轮次)")
     sub.add_argument("--size", choices=["small", "large"], default="small")
     sub.add_argument("--replace", action="store_true", help="清空现有全部数据后载入")
@@ -84,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--count", type=int, required=True)
     issue.add_argument("--slips", type=Path, help="同时写出可打印的测评码条(HTML)")
     issue.add_argument("--csv", type=Path, help="同时写出测评码 CSV")
+    issue.add_argument(
+        "--base-url",
+        help="测评码条二维码和链接中的地址:评议人员手机能访问的地址(默认 PINGYI_BASE_URL)",
+    )
     issue.set_defaults(handler=_codes_issue)
     revoke = codes_cmd.add_parser("revoke", help="作废一个测评码")
     revoke.add_argument("code")
@@ -144,6 +155,44 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("file", type=Path, help="pingyi backup 生成的备份文件")
     sub.add_argument("--replace", action="store_true", help="数据库里已有数据时,用备份替换全部数据")
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import segno
+
+    from pingyi import address
+    from pingyi.config import PROJECT_DIR
+
+    found = [f"http://{ip}:{args.port}" for ip in address.network_addresses()]
+    if found:
+        print("评议人员的平板和手机(须与本机连在同一网络)请访问:")
+        for url in found:
+            print(f"  {url}")
+        print(f"扫码打开评议页({found[0]}/ballot):")
+        segno.make(f"{found[0]}/ballot", error="m").terminal(out=sys.stdout, compact=True)
+        print(f"测评码条上的地址请用 {found[0]}(在 测评码 页填写,或设置 PINGYI_BASE_URL)")
+    else:
+        print("没有找到本机的局域网地址:请先连上会场的网络,平板和手机才能访问本系统。")
+    print(f"办公室在本机浏览器打开 http://localhost:{args.port}")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_DIR / "app.py"),
+        "--server.address",
+        "0.0.0.0",
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+    ]
+    if args.dry_run:
+        print(" ".join(command))
+        return 0
+    sys.stdout.flush()
+    os.execv(sys.executable, command)  # the app replaces this process: Ctrl+C stops it
+    return 0  # pragma: no cover - execv does not return
 
 
 def _init(_args: argparse.Namespace) -> int:
@@ -336,9 +385,31 @@ def find_group(*, session: Session, name: str) -> EvaluatorGroup:
     raise CliError(f"没有评议群体「{name}」;可选:{known}")
 
 
+def _slip_base_url(given: str | None) -> str:
+    """The address for slips and CSV links: `--base-url`, else PINGYI_BASE_URL; never a
+    loopback one (the phones would open themselves). Warns when it does not answer."""
+    from pingyi import address
+    from pingyi.config import settings
+
+    base = given or settings().base_url
+    problem = address.printing_problem(base)
+    if problem is not None:
+        hint = "" if given or settings().base_url_set else "(未设置 PINGYI_BASE_URL)"
+        raise CliError(
+            f"{problem}{hint}请用 --base-url 给出地址,例如 --base-url http://192.168.1.20:8501"
+        )
+    base = address.normalize(base)
+    reach = address.check(base)
+    if not reach.ok:
+        print(f"注意:{reach.message}", file=sys.stderr)
+    return base
+
+
 def _codes_issue(args: argparse.Namespace) -> int:
     from pingyi import codes, slips
 
+    # Before any code is made: refused slips leave nothing issued.
+    base = _slip_base_url(args.base_url) if args.slips or args.csv else None
     with db.transaction() as session:
         round_ = rounds.resolve(session=session, id_or_name=args.round)
         group = find_group(session=session, name=args.group)
@@ -353,13 +424,17 @@ def _codes_issue(args: argparse.Namespace) -> int:
         )
     if args.slips:
         args.slips.write_text(
-            slips.slips_html(round_name=round_.name, group_name=group.name, codes=plain),
+            slips.slips_html(
+                round_name=round_.name, group_name=group.name, codes=plain, base_url=base
+            ),
             encoding="utf-8",
         )
         print(f"测评码条已写入 {args.slips}")
     if args.csv:
         args.csv.write_bytes(
-            slips.codes_csv(round_name=round_.name, group_name=group.name, codes=plain)
+            slips.codes_csv(
+                round_name=round_.name, group_name=group.name, codes=plain, base_url=base
+            )
         )
         print(f"测评码 CSV 已写入 {args.csv}")
     if not args.slips and not args.csv:

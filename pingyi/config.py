@@ -16,6 +16,7 @@ class Settings:
     database_url: str
     base_url: str
     data_dir: Path
+    base_url_set: bool = False  # PINGYI_BASE_URL given, not the localhost default
 
     @functools.cached_property
     def secret_key(self) -> bytes:
@@ -47,4 +48,5 @@ def settings() -> Settings:
         database_url=os.environ.get("PINGYI_DATABASE_URL") or default_database_url(data_dir),
         base_url=os.environ.get("PINGYI_BASE_URL", "http://localhost:8501").rstrip("/"),
         data_dir=data_dir,
+        base_url_set=bool(os.environ.get("PINGYI_BASE_URL", "").strip()),
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pingyi import audit, auth, cli, config, db, roster
+from pingyi import address, audit, auth, cli, config, db, roster
 
 
 @pytest.fixture
@@ -109,16 +109,35 @@ def test_python_dash_m_runs_the_same_command(fresh_db: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The addresses the CLI checks, answered as reachable without any traffic (the check
+    itself is tested against real loopback servers in test_address)."""
+    asked: list[str] = []
+
+    def check(base: str, **_: object) -> address.Reachability:
+        asked.append(base)
+        return address.Reachability(True, "可以访问")
+
+    monkeypatch.setattr(address, "check", check)
+    return asked
+
+
 def test_codes_issue_writes_slips_and_csv_then_status_and_revoke(
-    fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], checked: list[str]
 ) -> None:
     assert cli.main(["demo"]) == 0
     slips, table = tmp_path / "slips.html", tmp_path / "codes.csv"
     args = ["codes", "issue", "--group", "市场经营户", "--count", "3"]
-    assert cli.main([*args, "--round", "1", "--slips", str(slips), "--csv", str(table)]) == 0
-    assert "群众评议测评码" in slips.read_text(encoding="utf-8")
+    files = ["--slips", str(slips), "--csv", str(table), "--base-url", "office.test:8501/"]
+    assert cli.main([*args, "--round", "1", *files]) == 0
+    assert checked == ["http://office.test:8501"]
+    page = slips.read_text(encoding="utf-8")
+    assert "群众评议测评码" in page and "http://office.test:8501/ballot?code=" in page
+    assert "localhost" not in page
     rows = table.read_text(encoding="utf-8-sig").splitlines()
     assert rows[0].startswith("轮次,群体,测评码") and len(rows) == 4
+    assert all("http://office.test:8501/ballot?code=" in row for row in rows[1:])
     code = rows[1].split(",")[2]
     capsys.readouterr()
 
@@ -182,3 +201,65 @@ def test_round_next_and_step_move_the_round_and_are_logged(
     with db.session() as s:
         logged = [e.action for e in audit.events(session=s)]
     assert logged.count("推进阶段") == 3 and "加载示例数据" in logged
+
+
+def test_slips_are_refused_on_a_loopback_address_and_nothing_is_issued(
+    fresh_db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    checked: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert cli.main(["demo"]) == 0
+    capsys.readouterr()
+    args = ["codes", "issue", "--group", "vendors", "--count", "2"]
+    for extra in ([], ["--base-url", "http://127.0.0.1:8501"]):
+        for output in (["--slips", str(tmp_path / "s.html")], ["--csv", str(tmp_path / "c.csv")]):
+            assert cli.main([*args, *output, *extra]) == 1
+            err = capsys.readouterr().err
+            assert "是本机地址" in err and "--base-url" in err, err
+    assert (
+        "未设置 PINGYI_BASE_URL"
+        in (cli.main([*args, "--csv", "x.csv"]), capsys.readouterr())[1].err
+    )
+    assert not (tmp_path / "s.html").exists() and not (tmp_path / "c.csv").exists()
+    assert cli.main(["codes", "status"]) == 0
+    assert "市场经营户: 发放 0," in capsys.readouterr().out  # nothing issued by the refusals
+    assert checked == []
+
+    # PINGYI_BASE_URL set to the office's address: no --base-url needed.
+    monkeypatch.setenv("PINGYI_BASE_URL", "http://office.test:8501")
+    config.settings.cache_clear()
+    assert cli.main([*args, "--csv", str(tmp_path / "c.csv")]) == 0
+    assert "http://office.test:8501/ballot?code=" in (tmp_path / "c.csv").read_text("utf-8-sig")
+    assert checked == ["http://office.test:8501"]
+
+
+def test_an_unreachable_address_is_said_but_not_refused(
+    fresh_db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(address, "check", lambda base, **_: address.Reachability(False, "无法访问"))
+    assert cli.main(["demo"]) == 0
+    out = tmp_path / "c.csv"
+    args = ["codes", "issue", "--group", "vendors", "--count", "1", "--csv", str(out)]
+    assert cli.main([*args, "--base-url", "http://office.test:8501"]) == 0
+    assert "注意:无法访问" in capsys.readouterr().err and out.exists()
+
+
+def test_serve_shows_where_tablets_go_and_starts_streamlit_on_every_interface(
+    fresh_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(address, "network_addresses", lambda: ["192.0.2.7", "198.51.100.3"])
+    assert cli.main(["serve", "--port", "8600", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "  http://192.0.2.7:8600\n  http://198.51.100.3:8600" in out
+    assert "扫码打开评议页(http://192.0.2.7:8600/ballot)" in out
+    assert "▀" in out or "█" in out  # the terminal QR code
+    assert "-m streamlit run" in out and "--server.address 0.0.0.0 --server.port 8600" in out
+
+    monkeypatch.setattr(address, "network_addresses", lambda: [])
+    assert cli.main(["serve", "--dry-run"]) == 0
+    assert "没有找到本机的局域网地址" in capsys.readouterr().out

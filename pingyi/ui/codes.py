@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
+import streamlit as st
 from sqlmodel import Session
 
-from pingyi import codes, slips
+from pingyi import address, codes, slips
 from pingyi.codes import CodeError, CodeState, GroupCodeCounts
+from pingyi.config import settings
 from pingyi.models import EvaluatorGroup
 
 COUNT_COLUMNS = ["群体", "应到人数", "已发放", "已打开", "已提交", "已作废", "未使用"]
@@ -60,6 +62,7 @@ class Batch:
     round_name: str
     group_name: str
     codes: tuple[str, ...]
+    base_url: str  # where the slips' QR codes and links point: checked not to be loopback
     issued_at: datetime = field(default_factory=datetime.now)
 
     @property
@@ -70,13 +73,19 @@ class Batch:
     @functools.cached_property
     def slips_page(self) -> bytes:
         return slips.slips_html(
-            round_name=self.round_name, group_name=self.group_name, codes=self.codes
+            round_name=self.round_name,
+            group_name=self.group_name,
+            codes=self.codes,
+            base_url=self.base_url,
         ).encode()
 
     @functools.cached_property
     def csv(self) -> bytes:
         return slips.codes_csv(
-            round_name=self.round_name, group_name=self.group_name, codes=self.codes
+            round_name=self.round_name,
+            group_name=self.group_name,
+            codes=self.codes,
+            base_url=self.base_url,
         )
 
     def preview_html(self) -> str:
@@ -84,6 +93,7 @@ class Batch:
             round_name=self.round_name,
             group_name=self.group_name,
             codes=self.codes[:PREVIEW_SLIPS],
+            base_url=self.base_url,
         )
         return page.replace("</head>", _HIDE_HINT, 1)
 
@@ -113,3 +123,66 @@ def revoke_typed(*, session: Session, typed: str, round_id: int) -> str:
     group = session.get(EvaluatorGroup, status.group_id)
     whose = f"({group.name})" if group is not None else ""
     return f"已作废测评码 {slips.group_code(code)}{whose}"
+
+
+# ---- the address on the slips
+
+ADDRESS = "codes_address"  # the address typed or prefilled: kept across reruns
+CHECKED = "codes_address_checked"  # (address, Reachability) of the last check
+
+
+def slip_address() -> str | None:
+    """The address the slips will carry, shown and editable before anything is printed: the
+    base URL, or None (the reason shown) when it must not be printed."""
+    st.subheader("测评码条上的地址")
+    config = settings()
+    try:
+        suggestion = address.suggest(
+            request_url=_request_url(),
+            configured=config.base_url if config.base_url_set else None,
+            port=st.get_option("server.port"),
+        )
+    except address.AddressError as exc:  # a malformed PINGYI_BASE_URL
+        suggestion = address.Suggestion(f"http://localhost:{address.DEFAULT_PORT}", str(exc))
+    if ADDRESS not in st.session_state:
+        st.session_state[ADDRESS] = suggestion.base_url
+    if len(suggestion.choices) > 1:
+        st.selectbox(
+            "本机有多个局域网地址,请选择手机所在网络的那一个",
+            suggestion.choices,
+            key="codes_address_choice",
+            on_change=lambda: st.session_state.update(
+                {ADDRESS: st.session_state["codes_address_choice"]}
+            ),
+        )
+    typed = st.text_input(
+        "评议人员手机访问本系统的地址",
+        key=ADDRESS,
+        help="打印在测评码条的二维码和链接里。手机须能打开这个地址:不能用 localhost 或 127.0.0.1。",
+    )
+    st.caption(f"预填自:{suggestion.source}。可以修改。")
+    problem = address.printing_problem(typed)
+    if problem is not None:
+        st.error(problem, icon=":material/error:")
+        return None
+    base = address.normalize(typed)
+    left, right = st.columns([3, 1])
+    with left:
+        st.markdown(f"测评码条上的链接:`{slips.ballot_page(base)}`")
+        if st.button("检查能否访问", key="codes_address_check", icon=":material/wifi_find:"):
+            with st.spinner("正在通过这个地址访问本系统……"):
+                st.session_state[CHECKED] = (base, address.check(base))
+        checked = st.session_state.get(CHECKED)
+        if checked and checked[0] == base:
+            result: address.Reachability = checked[1]
+            (st.success if result.ok else st.warning)(result.message)
+        st.caption("最可靠的检验:用一部连在会场网络上的手机扫右边的二维码,能打开评议页即可。")
+    right.image(slips.qr_png(slips.ballot_page(base), scale=4), caption="扫码试一试")
+    return base
+
+
+def _request_url() -> str | None:
+    try:
+        return st.context.url or None
+    except Exception:  # outside a browser request (AppTest): no address was used
+        return None

@@ -23,7 +23,15 @@ from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
 from pingyi import audit, ballots, codes, criteria, db, evaluation, groups, rounds, tally
-from pingyi.models import AuditEvent, Ballot, BallotBox, GroupKey, MassComment, Step
+from pingyi.models import (
+    AuditEvent,
+    Ballot,
+    BallotBox,
+    EvaluationCode,
+    GroupKey,
+    MassComment,
+    Step,
+)
 from pingyi.ui import ballot as view
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "ballot.py"
@@ -97,6 +105,19 @@ def ballot_count() -> int:
     with db.session() as s:
         boxed = s.exec(select(func.count()).select_from(BallotBox)).one()
         return boxed + s.exec(select(func.count()).select_from(Ballot)).one()
+
+
+def boxed_and_counted() -> tuple[int, int]:
+    """(ballots sealed in the 票箱, ballots counted as rows): a cast writes only the first."""
+    with db.session() as s:
+        boxed = s.exec(select(func.count()).select_from(BallotBox)).one()
+        return boxed, s.exec(select(func.count()).select_from(Ballot)).one()
+
+
+def used_codes() -> int:
+    with db.session() as s:
+        query = select(func.count()).where(EvaluationCode.used.is_(True))  # type: ignore[attr-defined]
+        return s.exec(query).one()
 
 
 def counted_comments(round_id: int) -> list[str]:
@@ -434,7 +455,12 @@ def test_a_complete_ballot_is_stored_once_and_thanks_the_evaluator(
     assert at.session_state[view.SUBMITTED] == view.Thanks(code, len(form.cards), False)
     assert ballot_count() == 1
     assert state_of(code) is codes.CodeState.USED
+    # Sealed in the box until 开箱计票: no ballot row, no rating and no tally yet.
+    assert boxed_and_counted() == (1, 0) and used_codes() == 1
+    with db.session() as s:
+        assert tally.stored(session=s, round_id=round_id) == {}
     assert counted_comments(round_id) == ["工作认真"]
+    assert boxed_and_counted() == (0, 1)
     with db.session() as s:
         assert tally.verify(session=s, round_id=round_id) == []
 
@@ -721,6 +747,31 @@ def test_a_used_code_whose_ballot_came_from_this_device_thanks_it_again(
     assert ballot_count() == 1
     with db.session() as s:
         assert tally.verify(session=s, round_id=round_id) == []
+
+
+def test_a_ballot_counted_before_its_reply_reached_the_device_thanks_it_again(
+    code: str, round_id: int
+) -> None:
+    """The reply was lost, then the office counted the group: the device's ballot is in the
+    results, so the device is thanked (and forgets it), never told its code is closed."""
+    answers = _cast_without_its_reply(code, TOKEN)
+    _counted(code)
+    assert boxed_and_counted() == (0, 1)
+    at = open_page(code)
+    assert codes.MSG_USED in errors(at) and codes.MSG_CLOSED not in errors(at)
+    assert element(at) == {"mode": "used", "code": code}
+
+    send(at, payload(code, answers, sid="check-1"))
+    assert thanked(at) and view.THANKS_AGAIN in texts(at)
+    assert element(at) == {"mode": "clear", "code": code}
+    assert boxed_and_counted() == (0, 1) and used_codes() == 1
+
+    # Another device with the same code learns it was used, and forgets its own answers.
+    other = open_page(code)
+    send(other, payload(code, answers, token=OTHER_TOKEN, sid="check-2"))
+    assert not thanked(other) and codes.MSG_USED in errors(other)
+    assert element(other) == {"mode": "clear", "code": code}
+    assert boxed_and_counted() == (0, 1)
 
 
 def test_after_thanks_again_the_next_evaluator_sees_no_refusal_of_the_last_code(

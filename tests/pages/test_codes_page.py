@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from pingyi import codes, config, db, demo, rounds
 from pingyi.models import EvaluationCode, EvaluatorGroup, GroupKey, Step
+from pingyi.ui import codes as view
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "codes.py")
 TIMEOUT = 60  # seconds per run: a cold start migrates and draws QR codes
@@ -55,8 +56,17 @@ def demo_db(empty_db: Engine) -> Engine:
     return empty_db
 
 
-def open_page() -> AppTest:
+# An office address the phones would reach (a documentation address: never contacted here,
+# no test clicks the reachability check with it).
+OFFICE_URL = "http://192.0.2.10:8501"
+
+
+def open_page(address: str | None = OFFICE_URL) -> AppTest:
+    """The page as the office opens it, with the address for the slips typed in (AppTest has
+    no browser address to prefill it from); None leaves what the page prefills."""
     at = logged_in(AppTest.from_file(PAGE, default_timeout=TIMEOUT))
+    if address is not None:
+        at.session_state[view.ADDRESS] = address
     at.run()
     assert not at.exception
     return at
@@ -241,3 +251,60 @@ def test_without_a_round_the_page_says_so(empty_db: Engine) -> None:
     at = open_page()
     assert "还没有评议轮次" in at.info[0].value
     assert not at.dataframe
+
+
+# ---- the address on the slips
+
+
+def test_a_loopback_address_is_refused_for_printing_and_says_what_to_do(
+    demo_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No PINGYI_BASE_URL, no network address found, no browser address: localhost is offered,
+    # and refused.
+    monkeypatch.setattr("pingyi.address.network_addresses", lambda: [])
+    at = open_page(address=None)
+    assert at.text_input(key=view.ADDRESS).value == "http://localhost:8501"
+    refusal = next(e.value for e in at.error if "本机地址" in e.value)
+    assert "手机扫码后打开的是手机自己" in refusal and "局域网中的地址" in refusal
+    button = next(b for b in at.button if b.label == "生成测评码")
+    assert button.disabled
+
+    for loopback in ("127.0.0.1:8501", "http://[::1]:8501", "LOCALHOST"):
+        at.text_input(key=view.ADDRESS).input(loopback).run()
+        assert any("本机地址" in e.value for e in at.error), loopback
+    at.text_input(key=view.ADDRESS).input("office.test:8501").run()
+    assert not [e for e in at.error if "本机地址" in e.value]
+    assert "测评码条上的链接:`http://office.test:8501/ballot`" in [m.value for m in at.markdown]
+    assert [c for c in at.caption if c.value == "扫码试一试"] or at.get("image"), "a QR to try"
+
+
+def test_the_configured_or_network_address_is_offered(
+    demo_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pingyi.address.network_addresses", lambda: ["192.0.2.7", "198.51.100.3"])
+    at = open_page(address=None)
+    assert at.text_input(key=view.ADDRESS).value == "http://192.0.2.7:8501"
+    assert at.selectbox(key="codes_address_choice").options == [
+        "http://192.0.2.7:8501",
+        "http://198.51.100.3:8501",
+    ]
+    at.selectbox(key="codes_address_choice").select("http://198.51.100.3:8501").run()
+    assert at.text_input(key=view.ADDRESS).value == "http://198.51.100.3:8501"
+
+    monkeypatch.setenv("PINGYI_BASE_URL", "https://pingyi.example.org/")
+    config.settings.cache_clear()
+    try:
+        at = open_page(address=None)
+        assert at.text_input(key=view.ADDRESS).value == "https://pingyi.example.org"
+    finally:
+        monkeypatch.delenv("PINGYI_BASE_URL")
+        config.settings.cache_clear()
+
+
+def test_the_slips_carry_the_address_shown(demo_db: Engine) -> None:
+    at = issue_on_page(open_page(address="http://office.test:8501"), VENDORS, 2)
+    batch = at.session_state["codes_batches"][0]
+    assert batch.base_url == "http://office.test:8501"
+    page = batch.slips_page.decode()
+    assert "http://office.test:8501/ballot?code=" in page and "localhost" not in page
+    assert b"http://office.test:8501/ballot?code=" in batch.csv

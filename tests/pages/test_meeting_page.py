@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from apptools import logged_in
-from sqlmodel import select
+from apptools import OFFICE, logged_in
+from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
 
-from pingyi import audit, ballots, codes, db, evaluation, groups, meeting, rounds, tally
-from pingyi.models import Ballot, GroupKey, Round
+from pingyi import audit, ballots, box, codes, db, evaluation, groups, meeting, rounds, tally
+from pingyi.models import Ballot, BallotBox, GroupKey, Round
 from pingyi.ui import meeting as view
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "meeting.py"
@@ -57,6 +57,19 @@ def count_staff(round_id: int) -> None:
 def counted_ballots() -> int:
     with db.session() as s:
         return len(s.exec(select(Ballot.id)).all())
+
+
+def boxed_ballots() -> int:
+    """Ballots still sealed in the 票箱, every group's."""
+    with db.session() as s:
+        return s.exec(select(func.count()).select_from(BallotBox)).one()
+
+
+def state_of(round_id: int, name: str) -> evaluation.GroupState:
+    with db.session() as s:
+        return next(
+            g for g in evaluation.status(session=s, round_id=round_id) if g.group_name == name
+        )
 
 
 def open_page() -> AppTest:
@@ -113,9 +126,13 @@ def test_publish_shows_ranked_results_per_category_and_hide_hides_them(round_id:
     assert "已开箱计票 · 计入 5 票" in [c.value for c in at.caption]
     assert f"{STAFF}:已开箱计票,5 票" in [c.value for c in at.sidebar.caption]
     assert [b.label for b in at.sidebar.button] == ["公布结果"]  # no second close
+    assert boxed_ballots() == 0
+    counted = state_of(round_id, STAFF)
+    assert (counted.counted, counted.sealed, counted.ballots, counted.in_box) == (True, True, 5, 0)
     with db.session() as s:
         (event,) = audit.events(session=s, action="开箱计票")
-    assert event.actor != "" and event.detail.endswith(f"{STAFF}:5 票(一刀切 0 票)")
+    # Logged under the office's own name, as every other action of theirs on the page.
+    assert event.actor == OFFICE and event.detail.endswith(f"{STAFF}:5 票(一刀切 0 票)")
 
     button(at, "公布结果").click().run()
     assert not at.exception
@@ -202,3 +219,77 @@ def test_cancel_counts_nothing_and_a_group_without_ballots_has_no_button(round_i
     with db.session() as s:
         assert tally.participation(session=s, round_id=round_id) == {}
         assert audit.events(session=s, action="开箱计票") == []
+
+
+def test_confirming_counts_only_the_group_asked_and_the_other_keeps_voting(
+    round_id: int,
+) -> None:
+    vote(round_id, 3)
+    vote(round_id, 2, group=GroupKey.UNIT_STAFF)
+    unit = "基层单位工作人员"
+    at = open_page()
+    assert [b.label for b in at.sidebar.button][1:] == [
+        f"结束「{STAFF}」评议并开箱计票",
+        f"结束「{unit}」评议并开箱计票",
+    ]
+    button(at, f"结束「{unit}」评议并开箱计票").click().run()
+    # The confirmation names the group and its cast ballots; the other group keeps its button.
+    (warning,) = at.sidebar.warning
+    assert f"「{unit}」" in warning.value and "2 张评议票" in warning.value
+    assert f"结束「{STAFF}」评议并开箱计票" in [b.label for b in at.sidebar.button]
+    button(at, "确定开箱计票").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    assert (counted_ballots(), boxed_ballots()) == (2, 3)
+    assert state_of(round_id, unit).counted and not state_of(round_id, STAFF).counted
+    assert [m.value for m in at.sidebar.success] == [
+        f"「{unit}」已开箱计票:2 票计入结果(一刀切 0 票)"
+    ]
+    assert not at.sidebar.warning
+    assert [b.label for b in at.sidebar.button] == ["公布结果", f"结束「{STAFF}」评议并开箱计票"]
+    captions = [c.value for c in at.caption]
+    assert "已开箱计票 · 计入 2 票" in captions
+    assert "评议中 · 票箱 3 票(结束评议后开箱计票)" in captions
+    with db.session() as s:
+        assert tally.participation(session=s, round_id=round_id) == {
+            state_of(round_id, unit).group_id: (2, 0)
+        }
+
+    # The success is said once: the next refresh of the page no longer shows it.
+    at.run()
+    assert not at.sidebar.success
+
+
+def test_a_group_counted_before_the_page_opened_shows_its_count_and_no_button(
+    round_id: int,
+) -> None:
+    vote(round_id, 4)
+    count_staff(round_id)  # from the command line, or another office computer
+    at = open_page()
+    assert f"{STAFF}:已开箱计票,4 票" in [c.value for c in at.sidebar.caption]
+    assert "已开箱计票 · 计入 4 票" in [c.value for c in at.caption]
+    assert [b.label for b in at.sidebar.button] == ["公布结果"]
+    assert metric(at, STAFF) == "4 / 60"
+
+
+def test_a_box_that_cannot_be_opened_says_why_and_counts_nothing(
+    round_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vote(round_id, 2)
+    at = open_page()
+    button(at, f"结束「{STAFF}」评议并开箱计票").click().run()
+    # The server now runs with another PINGYI_SECRET_KEY than the one the box was sealed with.
+    other = box.key_of(b"another-secret")
+    monkeypatch.setattr(box, "_box_cipher", lambda: box.AESGCM(other))
+    button(at, "确定开箱计票").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("PINGYI_SECRET_KEY" in e.value for e in at.sidebar.error)
+    assert not at.sidebar.success
+    assert (counted_ballots(), boxed_ballots()) == (0, 2)
+    assert not state_of(round_id, STAFF).counted
+    with db.session() as s:
+        assert audit.events(session=s, action="开箱计票") == []
+    # Nothing was counted, so the office can try again once the key is put right: the next
+    # refresh offers the group's button again.
+    at.run()
+    assert f"结束「{STAFF}」评议并开箱计票" in [b.label for b in at.sidebar.button]

@@ -250,7 +250,7 @@ def set_step(*, session: Session, round_: Round, step: Step) -> Round:
     if step == Step.CLOSED:
         waiting = evaluation.open_groups(session=session, round_id=round_.id)  # type: ignore[arg-type]
         if waiting:
-            boxes = "、".join(f"{g.group_name} {g.in_box} 票" for g in waiting)
+            boxes = "、".join(f"{g.group_name} {g.in_box or g.cast} 票" for g in waiting)
             raise RoundError(
                 f"票箱中还有未计票的评议票({boxes}):请先在会议大屏结束群众评议并开箱计票"
                 "(或用 pingyi evaluation close),再结束本轮"

@@ -219,20 +219,43 @@ def test_participation_counts_ballots_per_group(voted: Voted, open_page):
     assert rows[VENDORS]["一刀切份数"] == 0
 
 
-def test_ballots_not_yet_counted_are_said_so_and_counted_after_the_close(demo_db: Path, open_page):
+def participation_sheet(deferred: dict[str, tuple[str | None, Callable[[], Any]]]) -> str:
+    """The 参与情况 sheet of the summary workbook the page offers, as tab-separated text."""
+    _mime, make = deferred[f"测评结果汇总表_{demo.DEMO_ROUND}.xlsx"]
+    sheet = openpyxl.load_workbook(io.BytesIO(make()))[reports.SHEET_PARTICIPATION]
+    rows = sheet.iter_rows(values_only=True)
+    return "\n".join("\t".join("" if v is None else str(v) for v in row) for row in rows)
+
+
+def test_ballots_not_yet_counted_are_said_so_and_counted_after_the_close(
+    demo_db: Path, open_page, deferred
+):
     round_id = current_round_id()
-    vote(round_id, GroupKey.VENDORS, 5, VENDOR_COMMENT)
+    vendor_target = vote(round_id, GroupKey.VENDORS, 5, VENDOR_COMMENT)
     at = open_page(PAGE)
     rows = {r["评议群体"]: r for r in at.dataframe[0].value.to_dict("records")}
     # Cast, sealed in the box: nothing of them is in the results yet, and the page says why.
     assert rows[VENDORS]["计分情况"] == reports.NOT_COUNTED
     assert rows[VENDORS]["已提交"] == 5 and rows[VENDORS]["计入得分"] == 0
+    assert rows[STAFF]["计分情况"] != reports.NOT_COUNTED  # nobody of it voted
     assert all(t.mass_score is None for t in results_of(round_id).targets)
+    assert reports.NOT_COUNTED in participation_sheet(deferred)  # the export says so too
+    show_target(at, round_id, vendor_target)
+    assert VENDOR_COMMENT not in everything_shown(at)  # sealed, as unread as its ratings
 
     count_all(round_id)
+    deferred.clear()
     at = open_page(PAGE)
     rows = {r["评议群体"]: r for r in at.dataframe[0].value.to_dict("records")}
-    assert rows[VENDORS]["已提交"] == 5 and rows[VENDORS]["计分情况"] == "有效"
+    assert rows[VENDORS]["已提交"] == 5 and rows[VENDORS]["计入得分"] == 5
+    assert rows[VENDORS]["计分情况"] == "有效"
+    assert reports.NOT_COUNTED not in participation_sheet(deferred)
+    target = results_of(round_id).target(vendor_target)
+    assert target.mass_score is not None
+    frame = table(at, category_label(target))
+    assert frame[frame[view.NAME] == target.name].iloc[0][view.MASS] == target.mass_score
+    show_target(at, round_id, vendor_target)
+    assert r"服务热情,\*希望\*多来市场看看" in "\n".join(m.value for m in at.markdown)
 
 
 def test_filters_narrow_the_table(voted: Voted, open_page):

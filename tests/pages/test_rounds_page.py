@@ -92,8 +92,15 @@ def test_the_round_is_not_ended_while_a_box_waits_and_the_page_says_why(
     assert "开箱计票" in at.error[0].value
     assert not at.success
     assert stored_step(name) == Step.RECTIFICATION
+    with db.session() as s:  # the refused step leaves no 推进阶段 in the log
+        assert not [e for e in audit.events(session=s, action="推进阶段") if "已结束" in e.detail]
+    # Still on 整改落实: the office can try again once the box is counted.
+    assert "进入下一阶段「已结束」" in [b.label for b in at.main.button]
 
     evaluation.close(db.engine(), round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
     at = button(open_page(PAGE), "进入下一阶段「已结束」").click().run()
+    assert not at.exception, [e.value for e in at.exception]
     assert not at.error
     assert stored_step(name) == Step.CLOSED
+    with db.session() as s:
+        assert [e for e in audit.events(session=s, action="推进阶段") if "已结束" in e.detail]

@@ -19,19 +19,18 @@ import logging
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, case, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from pingyi import audit, box, db, groups, tally
+from pingyi import audit, box, codes, db, tally
 from pingyi.ballots import ballot_form, new_id
 from pingyi.models import (
     Ballot,
     BallotBox,
-    EvaluationCode,
     EvaluatorGroup,
     GroupEvaluation,
     MassComment,
@@ -47,7 +46,6 @@ _BALLOT = Ballot.__table__  # type: ignore[attr-defined]
 _RATING = Rating.__table__  # type: ignore[attr-defined]
 _COMMENT = MassComment.__table__  # type: ignore[attr-defined]
 _COUNTED = GroupEvaluation.__table__  # type: ignore[attr-defined]
-_CODE = EvaluationCode.__table__  # type: ignore[attr-defined]
 
 # What a cast or a count writes: the tables PostgreSQL rewrites when sealing.
 SEALED_TABLES = (
@@ -114,18 +112,8 @@ class _Ballot:
 def status(*, session: Session, round_id: int) -> list[GroupState]:
     """Every evaluator group with codes, ballots or a count in the round, in group order."""
     conn = session.connection()
-    codes_by_group = {
-        int(gid): (int(issued), int(cast or 0))
-        for gid, issued, cast in conn.execute(
-            select(
-                _CODE.c.group_id,
-                func.count(),
-                func.sum(case((_CODE.c.used, 1), else_=0)),
-            )
-            .where(_CODE.c.round_id == round_id)
-            .group_by(_CODE.c.group_id)
-        )
-    }
+    # Issued and used codes per group, as the codes page and meeting screen count them.
+    by_code = {c.group_id: c for c in codes.counts(session=session, round_id=round_id)}
     in_box = {
         int(gid): int(n)
         for gid, n in conn.execute(
@@ -138,17 +126,17 @@ def status(*, session: Session, round_id: int) -> list[GroupState]:
         int(row.group_id): row
         for row in conn.execute(select(_COUNTED).where(_COUNTED.c.round_id == round_id))
     }
-    names = {g.id: g.name for g in groups.all_groups(session=session)}
+    issued = {gid for gid, c in by_code.items() if c.issued}
     states = []
-    for gid in sorted(codes_by_group.keys() | in_box.keys() | counted.keys()):
-        issued, cast = codes_by_group.get(gid, (0, 0))
+    for gid in sorted(issued | in_box.keys() | counted.keys()):
+        code_counts = by_code.get(gid)
         row = counted.get(gid)
         states.append(
             GroupState(
                 group_id=gid,
-                group_name=names.get(gid, f"群体 {gid}"),
-                issued=issued,
-                cast=cast,
+                group_name=code_counts.group_name if code_counts else f"群体 {gid}",
+                issued=code_counts.issued if code_counts else 0,
+                cast=code_counts.submitted if code_counts else 0,
                 in_box=in_box.get(gid, 0),
                 counted=bool(row and row.counted),
                 ballots=int(row.ballots) if row and row.counted else 0,
@@ -176,15 +164,7 @@ def close(engine: Engine, *, round_id: int, group_id: int, actor: str = audit.CL
     Closing a group already counted does nothing but finish a seal left undone."""
     with db.transaction(engine) as session:
         counted = _count(session, round_id, group_id, actor)
-    sealed = seal(engine)
-    return Counted(
-        group_id=counted.group_id,
-        group_name=counted.group_name,
-        ballots=counted.ballots,
-        uniform=counted.uniform,
-        already=counted.already,
-        sealed=sealed,
-    )
+    return replace(counted, sealed=seal(engine))
 
 
 def _count(session: Session, round_id: int, group_id: int, actor: str) -> Counted:

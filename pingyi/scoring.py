@@ -36,13 +36,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlmodel import Session
 
 from pingyi import criteria, reviews, tally
 from pingyi.criteria import LevelView
 from pingyi.models import (
-    Ballot,
     LeaderAssignment,
     MassAssignment,
     Review,
@@ -562,18 +561,9 @@ def _counts_from_ratings(session: Session, round_id: int) -> _Counts:
         TallyCount(*key, n)
         for key, n in tally.recompute(session=session, round_id=round_id).items()
     ]
-    query = (
-        select(
-            Ballot.group_id,  # type: ignore[call-overload]
-            func.count(),
-            func.sum(case((Ballot.uniform, 1), else_=0)),  # type: ignore[arg-type]
-        )
-        .where(Ballot.round_id == round_id)
-        .group_by(Ballot.group_id)
-    )
     ballots = {
-        int(gid): GroupBallots(int(n), int(uniform or 0))
-        for gid, n, uniform in session.connection().execute(query)
+        gid: GroupBallots(n, uniform)
+        for gid, (n, uniform) in tally.ballots_counted(session.connection(), round_id).items()
     }
     return tallies, ballots
 

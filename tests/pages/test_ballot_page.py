@@ -21,6 +21,7 @@ from apptools import component, component_data, trigger
 from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
+from worlds import count
 
 from pingyi import audit, ballots, codes, criteria, db, evaluation, groups, rounds, tally
 from pingyi.models import (
@@ -123,10 +124,7 @@ def used_codes() -> int:
 def counted_comments(round_id: int) -> list[str]:
     """开箱计票 of every group with cast ballots, as the office ends the evaluation; then the
     comments counted, sorted."""
-    with db.session() as s:
-        waiting = evaluation.open_groups(session=s, round_id=round_id)
-    for state in waiting:
-        evaluation.close(db.engine(), round_id=round_id, group_id=state.group_id)
+    count(db.engine(), round_id)
     with db.session() as s:
         return sorted(s.exec(select(MassComment.text)).all())
 

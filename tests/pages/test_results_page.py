@@ -22,8 +22,9 @@ from google.protobuf import text_format
 from sqlmodel import select
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
+from worlds import count
 
-from pingyi import ballots, codes, db, demo, evaluation, groups, reports, rounds, scoring
+from pingyi import ballots, codes, db, demo, groups, reports, rounds, scoring
 from pingyi import reviews as leader_reviews
 from pingyi.criteria import LevelView
 from pingyi.models import (
@@ -79,10 +80,7 @@ def vote(round_id: int, key: GroupKey, count: int, comment: str | None = None) -
 
 def count_all(round_id: int) -> None:
     """开箱计票 of every group with cast ballots, as the office ends the evaluation."""
-    with db.session() as s:
-        waiting = evaluation.open_groups(session=s, round_id=round_id)
-    for state in waiting:
-        evaluation.close(db.engine(), round_id=round_id, group_id=state.group_id)
+    count(db.engine(), round_id)
 
 
 def current_round_id() -> int:

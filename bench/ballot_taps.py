@@ -1,6 +1,8 @@
 """Issue #13's acceptance: the vendors' 80-card ballot tapped through on a slow tablet.
 
-The demo bureau (`python -m pingyi demo`, on a SQLite database in a temporary directory) and
+The demo bureau (`python -m pingyi demo`, on a SQLite database in a temporary directory) with
+a round on the 方案's forms, every group 分项 (`bench.tablets.itemized_demo`: the demo's own
+round has the vendors rate 总体, one item a card), and
 one code of 市场经营户 per run (`python -m pingyi codes issue --group vendors`): 80 cards, 498
 items, eight pages of ten cards in the ballot element (pingyi/ui/ballot_element.js). Runs:
 
@@ -111,6 +113,7 @@ from bench.tablets import (  # noqa: E402
     Reading,
     device_record,
     item_key,
+    itemized_demo,
     level_index,
     loadavg,
     new_tablet,
@@ -193,7 +196,7 @@ def cli(env: Mapping[str, str], *args: str) -> str:
 
 def build(directory: Path) -> World:
     env = app_env(directory)
-    cli(env, "demo")
+    itemized_demo(lambda *args: cli(env, *args))
     url = env["PINGYI_DATABASE_URL"]
     engine = db.make_engine(url)
     try:

@@ -89,7 +89,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +114,7 @@ from sqlalchemy import func, select  # noqa: E402
 from worlds import build_bureau  # noqa: E402
 
 from pingyi import ballots, bootstrap, codes, db, evaluation, slips, tally  # noqa: E402
+from pingyi.demo import DEMO_ROUND  # noqa: E402
 from pingyi.models import Ballot, GroupKey  # noqa: E402
 from pingyi.ui.ballot import CARDS_PER_PAGE  # noqa: E402
 
@@ -470,6 +471,19 @@ class World:
             item: self.level_ids[level_index(tablet, i, levels)]
             for i, item in enumerate(self.items)
         }
+
+
+ITEMIZED_ROUND = "2027年第一季度领导点评和群众评议(分项)"
+
+
+def itemized_demo(cli: Callable[..., object]) -> None:
+    """The demo bureau with a current round on the 方案's forms: every group 分项, the vendors'
+    80 cards with every criterion (the demo's own round has them rate 总体). Through the CLI
+    `cli(*args)`: the demo, its round ended untouched, a new round made and opened."""
+    cli("demo")
+    cli("round", "step", "--round", DEMO_ROUND, "已结束")
+    cli("round", "create", ITEMIZED_ROUND, "--quarter", "2027Q1")
+    cli("round", "open", "--round", ITEMIZED_ROUND)
 
 
 def build(directory: Path, tablets: int) -> World:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import audit, codes, db, rounds, ui
+from pingyi import audit, codes, criteria, db, rounds, ui
 from pingyi.auth import Role
 from pingyi.codes import CodeError
 from pingyi.models import Step
@@ -101,6 +101,7 @@ else:
                     plain = codes.issue(
                         session=s, round_id=round_id, group_id=group_id, count=int(number)
                     )
+                    form = criteria.group_form(session=s, round_id=round_id, group_id=group_id)
                     audit.record(
                         session=s,
                         actor=user.name,
@@ -114,6 +115,7 @@ else:
                     group_name=chosen.group_name,
                     codes=tuple(plain),
                     base_url=base_url,  # type: ignore[arg-type]  # not None: the button is on
+                    form=form.kind_label,
                 )
                 st.session_state[BATCHES] = [batch, *st.session_state.get(BATCHES, [])]
                 st.session_state[FLASH] = (

@@ -12,7 +12,15 @@ from sqlmodel import Session
 from pingyi import audit, criteria, db, groups, rounds, rules, ui
 from pingyi.auth import Role
 from pingyi.groups import GROUP_LABELS
-from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, GroupKey, Round, Step, TemplateKey
+from pingyi.models import (
+    STEP_LABELS,
+    TEMPLATE_LABELS,
+    FormKind,
+    GroupKey,
+    Round,
+    Step,
+    TemplateKey,
+)
 from pingyi.ui import auth as login
 from pingyi.ui import tables
 from pingyi.ui.text import bullets, md_escape
@@ -274,6 +282,75 @@ def rules_preview() -> None:
     st.page_link("pages/relations.py", label="查看评议关系明细", icon=":material/account_tree:")
 
 
+# ---- 各群体评议表: 分项 or 总体, the group's own scale, 不了解, comments
+
+KIND_OPTIONS = {FormKind.ITEMIZED: "分项评议(逐项评价)", FormKind.OVERALL: "总体评议(每人一个评价)"}
+
+
+def scale_text(form: criteria.GroupFormView) -> str:
+    """The group's own scale as typed back into the box (满意=100,…); blank: the round's."""
+    if not form.own_scale:
+        return ""
+    return ",".join(f"{lv.label}={lv.score:g}" for lv in form.scale if lv.score is not None)
+
+
+def forms_tab() -> None:
+    with db.session(engine) as s:
+        forms = criteria.group_forms(session=s, round_id=round_id)
+    st.caption(
+        "每个评议群体可用不同的评议表:分项评议逐项评价每个测评项目(方案的默认做法);"
+        "总体评议对每人只作一个总体评价,卡片上列出测评项目供参考,适合对评议对象了解不多的群体"
+        "(如市场经营户)。评价等级留空则用本轮的评价等级;好评率按本群体最高的两个等级计算。"
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [(f.group_name, f.describe()) for f in forms.values()], columns=["评议群体", "评议表"]
+        ),
+        hide_index=True,
+    )
+    if not editable:
+        return
+    for form in forms.values():
+        group_form_editor(form)
+
+
+def group_form_editor(form: criteria.GroupFormView) -> None:
+    key = f"{prefix}_form_{form.group_id}"
+    with st.expander(f"修改「{form.group_name}」的评议表"), st.form(key, enter_to_submit=False):
+        kind = st.radio(
+            "评议方式",
+            list(KIND_OPTIONS),
+            index=list(KIND_OPTIONS).index(form.kind),
+            format_func=KIND_OPTIONS.__getitem__,
+            horizontal=True,
+            key=f"{key}_kind",
+        )
+        typed = st.text_input(
+            "本群体自己的评价等级(从好到差,逗号分隔;可写分数)",
+            value=scale_text(form),
+            placeholder="留空:用本轮的评价等级。例如 满意,基本满意,不满意",
+            key=f"{key}_scale",
+        )
+        unknown = st.checkbox("提供「不了解」", value=form.unknown, key=f"{key}_unknown")
+        comments = st.checkbox("每张卡设意见建议栏", value=form.comments, key=f"{key}_comments")
+        submitted = st.form_submit_button("保存评议表", type="primary", icon=":material/save:")
+    if submitted:
+
+        def change(s: Session) -> str:
+            saved = criteria.set_group_form(
+                session=s,
+                round_id=round_id,
+                group_id=form.group_id,
+                kind=kind,
+                scale_levels=criteria.parse_scale(typed) if typed.strip() else None,
+                unknown=unknown,
+                comments=comments,
+            )
+            return f"{where}{form.group_name}:{saved.describe()}"
+
+        save("修改评议表", f"{where}「{form.group_name}」的评议表", change)
+
+
 # ---- 评议群体人数
 
 
@@ -305,13 +382,15 @@ def headcounts_tab() -> None:
         save("修改评议群体人数", "评议群体人数", change)
 
 
-criteria_tab_, scale_tab_, rules_tab_, headcounts_tab_ = st.tabs(
-    ["测评项目", "评价等级", "评议规则", "评议群体人数"]
+criteria_tab_, scale_tab_, forms_tab_, rules_tab_, headcounts_tab_ = st.tabs(
+    ["测评项目", "评价等级", "各群体评议表", "评议规则", "评议群体人数"]
 )
 with criteria_tab_:
     criteria_tab()
 with scale_tab_:
     scale_tab()
+with forms_tab_:
+    forms_tab()
 with rules_tab_:
     rules_tab()
 with headcounts_tab_:

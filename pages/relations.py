@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import db, rounds, rules, ui
+from pingyi import criteria, db, rounds, rules, ui
 from pingyi.auth import Role
 from pingyi.groups import GROUP_LABELS
 from pingyi.ui import auth as login
@@ -20,6 +20,8 @@ with db.session(ui.engine()) as s:
     current = rounds.current(session=s)
     people = rounds.current_roster(session=s)
     result = rounds.preview(session=s, round_=current)
+    forms = criteria.group_forms(session=s, round_id=current.id if current else None)
+form_of = {form.group_name: form.describe() for form in forms.values()}
 
 if current is None:
     st.caption("按当前名册和办公室的评议规则计算;开启新轮次时按此确定评议关系。")
@@ -81,9 +83,13 @@ with reviewer_tab:
 with group_tab:
     group = st.columns([1, 2])[0].selectbox("评议群体", [ALL_GROUPS, *GROUP_LABELS.values()])
     if group == ALL_GROUPS:
-        st.dataframe(mass_counts, hide_index=True)
+        st.dataframe(
+            mass_counts.assign(评议表=[form_of.get(name, "") for name in mass_counts["评议群体"]]),
+            hide_index=True,
+        )
         shown = mass
     else:
+        st.markdown(f"**评议表**:{md_escape(form_of.get(group, ''))}")
         shown = mass[mass["评议群体"] == group]
     st.caption(f"共 {len(shown)} 条群众评议")
     st.dataframe(shown, hide_index=True)

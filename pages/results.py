@@ -126,7 +126,7 @@ def show_report_card(
         st.dataframe(view.group_scores_frame(target, group_names), hide_index=True)
         if any(g.status == OK for g in target.groups):
             st.plotly_chart(
-                view.distribution_chart(target, result.levels, criterion_names),
+                view.distribution_chart(target, result.levels_of(target), criterion_names),
                 config=charts.PLOTLY_CONFIG,
             )
             st.plotly_chart(
@@ -191,11 +191,7 @@ try:
     with db.session(engine) as s:
         result = scoring.round_results(session=s, round_id=round_id)
         counts = codes.counts(session=s, round_id=round_id)
-        criterion_names = {
-            c.id: c.name
-            for views in criteria.round_criteria(session=s, round_id=round_id).values()
-            for c in views
-        }
+        criterion_names = criteria.criterion_names(session=s, round_id=round_id)
 except ScoringError as exc:
     st.error(str(exc))
     st.page_link("pages/settings.py", label="修改评分设置", icon=":material/tune:")

@@ -250,6 +250,13 @@ def _pg_backup(bind: Engine, partial: Path) -> str:
 
 
 _TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (\S+) (\S+) ", re.MULTILINE)
+_TOC_FOREIGN_KEY = re.compile(r"^\d+; \d+ \d+ FK CONSTRAINT (\S+) (\S+) (\S+) ", re.MULTILINE)
+_FOREIGN_KEYS = text(
+    "SELECT rel.relname, con.conname FROM pg_constraint con"
+    " JOIN pg_class rel ON rel.oid = con.conrelid"
+    " JOIN pg_namespace ns ON ns.oid = rel.relnamespace"
+    " WHERE con.contype = 'f' AND ns.nspname = 'public'"
+)
 
 
 def _pg_restore(bind: Engine, source: Path, replace: bool) -> str:
@@ -266,10 +273,24 @@ def _pg_restore(bind: Engine, source: Path, replace: bool) -> str:
     # both the restore (their keys point at tables it drops) and the migration after it.
     ours = {*metadata.tables, VERSION_TABLE}
     extra = sorted((set(inspect(bind).get_table_names()) & ours) - in_backup)
-    if extra:
-        with bind.begin() as conn:
-            for name in extra:
-                conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
+    # Likewise a newer schema's foreign keys on tables the backup has (scale_level.group_id):
+    # they would keep --clean from dropping the keys they point at. The backup's schema has
+    # none of them, and the migration after the restore adds them back.
+    kept_keys = {
+        (table, name)
+        for schema, table, name in _TOC_FOREIGN_KEY.findall(listing)
+        if schema == "public"
+    }
+    with bind.begin() as conn:
+        newer_keys = [
+            (table, name)
+            for table, name in conn.execute(_FOREIGN_KEYS)
+            if table in ours and table in in_backup and (table, name) not in kept_keys
+        ]
+        for table, name in newer_keys:
+            conn.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"'))
+        for name in extra:
+            conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
     conninfo, env = _pg_connection(bind.url)
     bind.dispose()  # no idle connection of ours holds on to the tables being replaced
     _run(

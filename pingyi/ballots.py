@@ -40,6 +40,7 @@ from pingyi.criteria import CriterionView, LevelView
 from pingyi.models import (
     TEMPLATE_LABELS,
     EvaluationCode,
+    FormKind,
     GroupEvaluation,
     MassAssignment,
     Round,
@@ -91,7 +92,8 @@ class Card:
     name: str
     branch_name: str
     category: str  # 党组织 / 党员领导干部 / 普通党员 / 领导班子
-    criteria: tuple[CriterionView, ...]
+    criteria: tuple[CriterionView, ...]  # the items rated: its category's, or 总体评价 alone
+    weigh: tuple[str, ...] = ()  # 总体评议: the category's criteria, shown as what to weigh
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,14 @@ class BallotForm:
     round_id: int
     group_id: int
     cards: tuple[Card, ...]
-    levels: tuple[LevelView, ...]  # 好 / 较好 / 一般 / 差 / 不了解
+    levels: tuple[LevelView, ...]  # the group's scale as offered: 好 / 较好 / 一般 / 差 / 不了解
+    kind: FormKind = FormKind.ITEMIZED
+    comments: bool = True  # a 意见建议 box on each card
+
+    @functools.cached_property
+    def comment_budget(self) -> int:
+        """The most characters of comments a ballot may carry (none without the box)."""
+        return box.comment_budget(len(self.cards)) if self.comments else 0
 
     @functools.cached_property
     def items(self) -> tuple[tuple[int, int], ...]:
@@ -150,7 +159,9 @@ class Receipt:
 
 
 def ballot_form(*, session: Session, round_id: int, group_id: int) -> BallotForm:
-    """The cards the group rates in the round, in target order, and the round's scale."""
+    """The cards the group rates in the round, in target order, as the group's form says:
+    分项 (each criterion of the target's category) or 总体 (one rating, `criteria.OVERALL`),
+    on the group's scale."""
     rows = session.connection().execute(
         select(Target.id, Target.name, Target.branch_name, Target.template_key)  # type: ignore[call-overload]
         .join(MassAssignment, MassAssignment.target_id == Target.id)  # type: ignore[arg-type]
@@ -158,18 +169,27 @@ def ballot_form(*, session: Session, round_id: int, group_id: int) -> BallotForm
         .order_by(Target.position, Target.id)
     )
     by_template = criteria.round_criteria(session=session, round_id=round_id)
+    shape = criteria.group_form(session=session, round_id=round_id, group_id=group_id)
+    overall = shape.kind == FormKind.OVERALL
     cards = tuple(
         Card(
             target_id=target_id,
             name=name,
             branch_name=branch_name,
             category=TEMPLATE_LABELS[TemplateKey(key)],
-            criteria=tuple(by_template[TemplateKey(key)]),
+            criteria=(criteria.OVERALL,) if overall else tuple(by_template[TemplateKey(key)]),
+            weigh=tuple(c.name for c in by_template[TemplateKey(key)]) if overall else (),
         )
         for target_id, name, branch_name, key in rows
     )
-    levels = tuple(criteria.round_scale(session=session, round_id=round_id))
-    return BallotForm(round_id=round_id, group_id=group_id, cards=cards, levels=levels)
+    return BallotForm(
+        round_id=round_id,
+        group_id=group_id,
+        cards=cards,
+        levels=shape.levels,
+        kind=shape.kind,
+        comments=shape.comments,
+    )
 
 
 # Forms of open rounds, which never change once a round is open (targets, assignments and
@@ -224,6 +244,8 @@ def _checked_comments(form: BallotForm, comments: Mapping[int, str] | None) -> C
     """Stripped, non-empty comments; refuses one that is too long or about another target, and
     comments longer together than a ballot may carry."""
     cleaned: Comments = {}
+    if not form.comments and any((text or "").strip() for text in (comments or {}).values()):
+        raise BallotError("本评议表不设意见建议栏,请刷新页面后重新提交")
     for target_id, text in (comments or {}).items():
         card = form.card_by_target.get(target_id)
         if card is None:
@@ -235,7 +257,7 @@ def _checked_comments(form: BallotForm, comments: Mapping[int, str] | None) -> C
             )
         if text:
             cleaned[target_id] = text
-    total, budget = sum(len(text) for text in cleaned.values()), box.comment_budget(len(form.cards))
+    total, budget = sum(len(text) for text in cleaned.values()), form.comment_budget
     if total > budget:  # the 票箱 seals every ballot at one size: comments have a ceiling
         raise BallotError(f"意见建议合计超过 {budget} 字(现 {total} 字),请精简")
     return cleaned

@@ -80,10 +80,11 @@ def comment_budget(cards: int) -> int:
     return min(cards * COMMENT_MAX, COMMENT_TOTAL_MAX)
 
 
-def plain_size(items: int, cards: int) -> int:
+def plain_size(items: int, cards: int, budget: int | None = None) -> int:
     """The size every ballot of a form with `items` items and `cards` targets is padded to: a
-    level per item, and as many comments and characters as a ballot may carry."""
-    budget = comment_budget(cards)
+    level per item, and as many comments and characters as a ballot may carry (`budget`, by
+    default `comment_budget(cards)`; 0 for a form without a comment box)."""
+    budget = comment_budget(cards) if budget is None else budget
     return _HEADER.size + items + min(cards, budget) * _COMMENT_HEAD.size + budget * _CHAR_BYTES
 
 
@@ -100,7 +101,7 @@ def _plain(
         encoded = text.encode()
         parts += [_COMMENT_HEAD.pack(cards[target], len(encoded)), encoded]
     body = b"".join(parts)
-    size = plain_size(len(form.items), len(form.cards))
+    size = plain_size(len(form.items), len(form.cards), form.comment_budget)
     if len(body) > size:  # the ballot's checks keep comments within the budget: never here
         raise ValueError("ballot larger than its form allows")
     return body + bytes(size - len(body))

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from pingyi import audit, auth, bootstrap, db, demo, groups, roster, rounds
-from pingyi.models import STEP_LABELS, EvaluatorGroup, Step
+from pingyi import audit, auth, bootstrap, criteria, db, demo, groups, roster, rounds
+from pingyi.models import STEP_LABELS, EvaluatorGroup, FormKind, Round, Step
 
 
 class CliError(Exception):
@@ -102,6 +102,29 @@ def _parser() -> argparse.ArgumentParser:
     status = codes_cmd.add_parser("status", help="各群体测评码发放、打开、提交、作废数量")
     status.add_argument("--round")
     status.set_defaults(handler=_codes_status)
+
+    form_cmd = commands.add_parser(
+        "form", help="各评议群体的评议表:分项或总体评议、评价等级"
+    ).add_subparsers(title="命令")
+    shown = form_cmd.add_parser("show", help="显示各评议群体的评议方式和评价等级")
+    shown.add_argument("--round", help="轮次编号或名称(默认最新的筹备中轮次,没有则为当前轮次)")
+    shown.add_argument("--defaults", action="store_true", help="显示新建轮次沿用的默认设置")
+    shown.set_defaults(handler=_form_show)
+    form_set = form_cmd.add_parser(
+        "set", help="设置一个评议群体的评议表(只能改筹备中的轮次或默认设置)"
+    )
+    form_set.add_argument("--group", required=True, help="评议群体:键、名称或编号")
+    form_set.add_argument("--kind", required=True, help="总体(每人一个总体评价)或 分项(逐项评价)")
+    form_set.add_argument(
+        "--scale",
+        help="本群体自己的评价等级,从好到差,逗号分隔,如 满意,基本满意,不满意"
+        "(可写分数:满意=100);不写则用本轮的评价等级",
+    )
+    form_set.add_argument("--no-unknown", action="store_true", help="不提供「不了解」")
+    form_set.add_argument("--no-comments", action="store_true", help="不设意见建议栏")
+    form_set.add_argument("--round", help="轮次编号或名称(默认最新的筹备中轮次)")
+    form_set.add_argument("--defaults", action="store_true", help="改新建轮次沿用的默认设置")
+    form_set.set_defaults(handler=_form_set)
 
     evaluation_cmd = commands.add_parser(
         "evaluation", help="群众评议:开箱计票和各群体评议状态"
@@ -422,10 +445,19 @@ def _codes_issue(args: argparse.Namespace) -> int:
             action="发放测评码",
             detail=f"「{round_.name}」{group.name} {len(plain)} 个",
         )
+        form_label = criteria.group_form(
+            session=session,
+            round_id=round_.id,
+            group_id=group.id,  # type: ignore[arg-type]
+        ).kind_label
     if args.slips:
         args.slips.write_text(
             slips.slips_html(
-                round_name=round_.name, group_name=group.name, codes=plain, base_url=base
+                round_name=round_.name,
+                group_name=group.name,
+                codes=plain,
+                base_url=base,
+                form=form_label,
             ),
             encoding="utf-8",
         )
@@ -492,6 +524,83 @@ def _evaluation_close(args: argparse.Namespace) -> int:
             print(f"{done.group_name}:已开箱计票,{done.ballots} 票(一刀切 {done.uniform} 票)")
         if not done.sealed:
             print("  注意:数据库文件未能封存(见日志),请稍后再执行本命令", file=sys.stderr)
+    return 0
+
+
+KIND_WORDS = {
+    "总体": FormKind.OVERALL,
+    "总体评议": FormKind.OVERALL,
+    "overall": FormKind.OVERALL,
+    "分项": FormKind.ITEMIZED,
+    "分项评议": FormKind.ITEMIZED,
+    "itemized": FormKind.ITEMIZED,
+}
+
+
+def _form_round(session: Session, args: argparse.Namespace, *, draft_only: bool) -> Round | None:
+    """The round `form` works on: --round, else the newest round in 筹备 (else, to show, the
+    current one); None with --defaults."""
+    if args.defaults:
+        if args.round:
+            raise CliError("--defaults 与 --round 只能选一个")
+        return None
+    if args.round:
+        return rounds.resolve(session=session, id_or_name=args.round)
+    draft = session.exec(
+        select(Round).where(Round.step == Step.DRAFT).order_by(col(Round.id).desc())
+    ).first()
+    if draft is not None:
+        return draft
+    if draft_only:
+        raise CliError(
+            "没有筹备中的轮次:评议表只能在轮次开启前设置。请先新建轮次(pingyi round create),"
+            "或用 --defaults 修改新建轮次沿用的默认设置"
+        )
+    return rounds.resolve(session=session, id_or_name=None)
+
+
+def _print_forms(title: str, forms: Sequence[criteria.GroupFormView]) -> None:
+    print(title)
+    for form in forms:
+        print(f"  {form.group_name}({form.group_key}): {form.describe()}")
+
+
+def _form_show(args: argparse.Namespace) -> int:
+    with db.session() as session:
+        round_ = _form_round(session, args, draft_only=False)
+        round_id = round_.id if round_ else None
+        forms = list(criteria.group_forms(session=session, round_id=round_id).values())
+    where = f"「{round_.name}」" if round_ else "默认设置"
+    state = "" if round_ is None or criteria.is_editable(round_) else "(已开启,评议表已冻结)"
+    _print_forms(f"{where}各评议群体的评议表{state}:", forms)
+    return 0
+
+
+def _form_set(args: argparse.Namespace) -> int:
+    kind = KIND_WORDS.get(args.kind.strip())
+    if kind is None:
+        raise CliError(f"评议方式「{args.kind}」无效:请写 总体 或 分项")
+    with db.transaction() as session:
+        round_ = _form_round(session, args, draft_only=True)
+        round_id = round_.id if round_ else None
+        group = find_group(session=session, name=args.group)
+        form = criteria.set_group_form(
+            session=session,
+            round_id=round_id,
+            group_id=group.id,  # type: ignore[arg-type]
+            kind=kind,
+            scale_levels=criteria.parse_scale(args.scale) if args.scale else None,
+            unknown=not args.no_unknown,
+            comments=not args.no_comments,
+        )
+        where = f"「{round_.name}」" if round_ else "默认设置"
+        audit.record(
+            session=session,
+            actor=audit.CLI_ACTOR,
+            action="修改评议表",
+            detail=f"{where}{group.name}:{form.describe()}",
+        )
+    print(f"已设置{where}{group.name}的评议表:{form.describe()}")
     return 0
 
 

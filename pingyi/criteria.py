@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
 from pingyi.models import (
+    FORM_KIND_LABELS,
     TEMPLATE_LABELS,
     Criterion,
+    EvaluatorGroup,
+    FormKind,
+    GroupForm,
     Round,
     ScaleLevel,
     Step,
@@ -68,11 +72,57 @@ class CriterionView:
     name: str
 
 
+# The one item of a target on a 总体评议 form: ratings and tallies store it as criterion 0
+# (criterion ids start at 1), so one rating per target fits the same rows as 分项.
+OVERALL = CriterionView(0, "总体评价")
+
+
 @dataclass(frozen=True)
 class LevelView:
     id: int
     label: str
     score: float | None
+    group_id: int | None = None  # the scale it belongs to: None for the round's own
+
+    @property
+    def scored(self) -> bool:
+        return self.score is not None
+
+
+def good_levels(levels: Sequence[LevelView]) -> frozenset[int]:
+    """好评: the two highest-scored levels of each scale (好 and 较好 on the round's; 满意 and
+    基本满意 on a group's 满意 / 基本满意 / 不满意). The one place this rule is written."""
+    by_scale: dict[int | None, list[LevelView]] = {}
+    for level in levels:
+        if level.score is not None:
+            by_scale.setdefault(level.group_id, []).append(level)
+    return frozenset(
+        level.id
+        for scored in by_scale.values()
+        for level in sorted(scored, key=lambda lv: -(lv.score or 0))[:2]
+    )
+
+
+def distinct_levels(levels: Sequence[LevelView]) -> list[LevelView]:
+    """The first level of each label, in scale order: one bar, column or colour per label."""
+    seen: dict[str, LevelView] = {}
+    for level in levels:
+        seen.setdefault(level.label, level)
+    return list(seen.values())
+
+
+def levels_for(levels: Sequence[LevelView], group_ids: Iterable[int]) -> list[LevelView]:
+    """The levels of the scales these groups rate on: a group's own, or the round's for a
+    group without one (and for no group at all)."""
+    own = {level.group_id for level in levels if level.group_id is not None}
+    scales = {gid if gid in own else None for gid in group_ids} or {None}
+    return [level for level in levels if level.group_id in scales]
+
+
+def level_labels(levels: Sequence[LevelView]) -> list[str]:
+    """Each label once, in scale order (the round's scale first): the columns of a
+    distribution pooled over groups whose scales share labels such as 不了解."""
+    return list(dict.fromkeys(level.label for level in levels))
 
 
 def seed_defaults(*, session: Session) -> None:
@@ -100,10 +150,25 @@ def copy_defaults_to_round(*, session: Session, round_: Round) -> None:
             session.add(
                 Criterion(template_id=copy.id, position=criterion.position, name=criterion.name)
             )
-    for level in scale(session=session, round_id=None):
+    defaults = session.exec(select(ScaleLevel).where(col(ScaleLevel.round_id).is_(None)))
+    for level in defaults:  # the round's scale and each group's own
         session.add(
             ScaleLevel(
-                round_id=round_.id, position=level.position, label=level.label, score=level.score
+                round_id=round_.id,
+                group_id=level.group_id,
+                position=level.position,
+                label=level.label,
+                score=level.score,
+            )
+        )
+    for form in session.exec(select(GroupForm).where(col(GroupForm.round_id).is_(None))):
+        session.add(
+            GroupForm(
+                round_id=round_.id,
+                group_id=form.group_id,
+                kind=form.kind,
+                unknown=form.unknown,
+                comments=form.comments,
             )
         )
     session.flush()
@@ -133,18 +198,49 @@ def round_criteria(*, session: Session, round_id: int) -> dict[TemplateKey, list
     return result
 
 
-def scale(*, session: Session, round_id: int | None) -> list[ScaleLevel]:
-    condition = (
-        col(ScaleLevel.round_id).is_(None) if round_id is None else ScaleLevel.round_id == round_id
+def criterion_names(*, session: Session, round_id: int) -> dict[int, str]:
+    """Every criterion of the round by id, and 总体评价 (criterion 0)."""
+    names = {OVERALL.id: OVERALL.name}
+    for views in round_criteria(session=session, round_id=round_id).values():
+        names.update((c.id, c.name) for c in views)
+    return names
+
+
+def scale(
+    *, session: Session, round_id: int | None, group_id: int | None = None
+) -> list[ScaleLevel]:
+    """The scale of the defaults (round None) or a round; a group's own with `group_id`."""
+    query = (
+        select(ScaleLevel)
+        .where(
+            _round_condition(ScaleLevel.round_id, round_id),  # type: ignore[arg-type]
+            _round_condition(ScaleLevel.group_id, group_id),  # type: ignore[arg-type]
+        )
+        .order_by(col(ScaleLevel.position))
     )
-    query = select(ScaleLevel).where(condition).order_by(col(ScaleLevel.position))
     return list(session.exec(query))
 
 
 def round_scale(*, session: Session, round_id: int) -> list[LevelView]:
+    """The round's own scale: leaders' reviews, and groups without a scale of their own."""
     return [
         LevelView(level.id, level.label, level.score)  # type: ignore[arg-type]
         for level in scale(session=session, round_id=round_id)
+    ]
+
+
+def round_levels(*, session: Session, round_id: int) -> list[LevelView]:
+    """Every level a rating of the round may name: the round's scale, then each group's own
+    (by group id), each in its order."""
+    rows = session.exec(
+        select(ScaleLevel)
+        .where(ScaleLevel.round_id == round_id)
+        .order_by(col(ScaleLevel.group_id).is_not(None), col(ScaleLevel.group_id))
+        .order_by(col(ScaleLevel.position))
+    )
+    return [
+        LevelView(level.id, level.label, level.score, level.group_id)  # type: ignore[arg-type]
+        for level in rows
     ]
 
 
@@ -358,11 +454,24 @@ def replace_scale(
     problems = scale_problems(levels)
     if problems:
         raise CriteriaError(";".join(problems))
-    existing, extra = _by_name(scale(session=session, round_id=round_id), lambda lv: lv.label)
+    return _replace_levels(session=session, round_id=round_id, group_id=None, levels=levels)
+
+
+def _replace_levels(
+    *,
+    session: Session,
+    round_id: int | None,
+    group_id: int | None,
+    levels: Sequence[tuple[str, float | None]],
+) -> Change:
+    rows = scale(session=session, round_id=round_id, group_id=group_id)
+    existing, extra = _by_name(rows, lambda lv: lv.label)
     before = list(existing)
     wanted = [(label.strip(), None if score is None else float(score)) for label, score in levels]
     for position, (label, score) in enumerate(wanted):
-        row = existing.pop(label, None) or ScaleLevel(round_id=round_id, label=label, position=0)
+        row = existing.pop(label, None) or ScaleLevel(
+            round_id=round_id, group_id=group_id, label=label, position=0
+        )
         row.position = position
         row.score = score
         session.add(row)
@@ -370,3 +479,186 @@ def replace_scale(
         session.delete(gone)
     session.flush()
     return _change(before, [label for label, _ in wanted])
+
+
+# ---- the form of each evaluator group: 分项 or 总体, its scale, 不了解, comments
+
+
+@dataclass(frozen=True)
+class GroupFormView:
+    """How a group rates: what its ballot shows and the scale its ratings are scored on."""
+
+    group_id: int
+    group_key: str
+    group_name: str
+    kind: FormKind
+    unknown: bool  # 不了解 offered
+    comments: bool  # a 意见建议 box on each card
+    scale: tuple[LevelView, ...]  # its own scale, or the round's; 不了解 kept even when not offered
+    own_scale: bool
+
+    @property
+    def levels(self) -> tuple[LevelView, ...]:
+        """The levels its ballot offers, in order."""
+        return tuple(level for level in self.scale if level.scored or self.unknown)
+
+    @property
+    def kind_label(self) -> str:
+        return FORM_KIND_LABELS[self.kind]
+
+    @property
+    def scale_label(self) -> str:
+        return "/".join(level.label for level in self.levels)
+
+    def describe(self) -> str:
+        """One line for 评议关系, the slips and the 汇总表, e.g. 总体评议 · 满意/基本满意/不满意."""
+        parts = [self.kind_label, self.scale_label]
+        if not self.comments:
+            parts.append("不设意见建议栏")
+        return " · ".join(parts)
+
+
+def rated_items(
+    category: Sequence[CriterionView], kinds: Iterable[FormKind]
+) -> tuple[CriterionView, ...]:
+    """What a target is rated on by groups of these forms: its category's criteria (分项, or no
+    group at all), then 总体评价 (总体), in that order."""
+    kinds = set(kinds)
+    items = tuple(category) if not kinds or FormKind.ITEMIZED in kinds else ()
+    return items + ((OVERALL,) if FormKind.OVERALL in kinds else ())
+
+
+def default_scores(count: int) -> list[float]:
+    """Scores for `count` scored levels given by label only: 100 down to 40 in equal steps,
+    as the round's 好/较好/一般/差 are 100/80/60/40."""
+    if count < 2:
+        return [100.0] * count
+    step = 60 / (count - 1)
+    return [round(100 - step * i, 2) for i in range(count)]
+
+
+def parse_scale(text: str) -> list[tuple[str, float | None]]:
+    """A scale as the office types it: labels from best to worst separated by commas
+    (、,, or spaces), each optionally with its score (满意=100). Labels without a score get
+    `default_scores`; 不了解 is never scored. Raises CriteriaError, in Chinese."""
+    parts = [p.strip() for p in text.replace("、", ",").replace(",", ",").split(",")]
+    parts = [p for part in parts for p in part.split() if p]
+    if not parts:
+        raise CriteriaError("请填写评价等级,如「满意,基本满意,不满意」")
+    labels: list[str] = []
+    given: dict[str, float] = {}
+    for part in parts:
+        label, _, score = part.partition("=")
+        label = label.strip()
+        labels.append(label)
+        if score.strip():
+            try:
+                given[label] = float(score)
+            except ValueError:
+                raise CriteriaError(f"「{part}」的分数不是数字") from None
+    scored = [label for label in labels if label != UNKNOWN_LABEL]
+    if given and len(given) != len([label for label in scored if label]):
+        raise CriteriaError("请为每个等级都写上分数(如「满意=100」),或都不写")
+    defaults = dict(zip(scored, default_scores(len(scored)), strict=True))
+    return [
+        (label, None if label == UNKNOWN_LABEL else given.get(label, defaults.get(label)))
+        for label in labels
+    ]
+
+
+def _group_scale(levels: Sequence[tuple[str, float | None]]) -> list[tuple[str, float | None]]:
+    """A group's scale as stored: its levels, and 不了解 last when it has none unscored."""
+    if any(score is None for _, score in levels):
+        return list(levels)
+    return [*levels, (UNKNOWN_LABEL, None)]
+
+
+def group_forms(*, session: Session, round_id: int | None) -> dict[int, GroupFormView]:
+    """Every evaluator group's form in the defaults (None) or a round, by group id."""
+    groups = list(session.exec(select(EvaluatorGroup).order_by(col(EvaluatorGroup.id))))
+    stored = {
+        form.group_id: form
+        for form in session.exec(
+            select(GroupForm).where(_round_condition(GroupForm.round_id, round_id))  # type: ignore[arg-type]
+        )
+    }
+    levels = session.exec(
+        select(ScaleLevel)
+        .where(_round_condition(ScaleLevel.round_id, round_id))  # type: ignore[arg-type]
+        .order_by(col(ScaleLevel.position))
+    )
+    by_scale: dict[int | None, list[LevelView]] = {}
+    for level in levels:
+        by_scale.setdefault(level.group_id, []).append(
+            LevelView(level.id, level.label, level.score, level.group_id)  # type: ignore[arg-type]
+        )
+    forms = {}
+    for group in groups:
+        gid: int = group.id  # type: ignore[assignment]
+        form = stored.get(gid)
+        own = by_scale.get(gid)
+        forms[gid] = GroupFormView(
+            group_id=gid,
+            group_key=str(group.key),
+            group_name=group.name,
+            kind=FormKind(form.kind) if form else FormKind.ITEMIZED,
+            unknown=form.unknown if form else True,
+            comments=form.comments if form else True,
+            scale=tuple(own or by_scale.get(None, [])),
+            own_scale=bool(own),
+        )
+    return forms
+
+
+def form_kinds(*, session: Session, round_id: int) -> dict[int, FormKind]:
+    """分项 or 总体 of each group of the round that has a form stored (the others: 分项)."""
+    rows = session.exec(
+        select(GroupForm.group_id, GroupForm.kind).where(GroupForm.round_id == round_id)
+    )
+    return {group_id: FormKind(kind) for group_id, kind in rows}
+
+
+def group_form(*, session: Session, round_id: int | None, group_id: int) -> GroupFormView:
+    form = group_forms(session=session, round_id=round_id).get(group_id)
+    if form is None:
+        raise CriteriaError("找不到该评议群体")
+    return form
+
+
+def set_group_form(
+    *,
+    session: Session,
+    round_id: int | None,
+    group_id: int,
+    kind: FormKind,
+    scale_levels: Sequence[tuple[str, float | None]] | None = None,
+    unknown: bool = True,
+    comments: bool = True,
+) -> GroupFormView:
+    """Set how a group rates in the defaults or a round in 筹备, all or nothing.
+
+    `scale_levels` None: the round's scale; otherwise the group's own (label, score or None
+    for 不了解), from best to worst, with 不了解 added when it has no unscored level."""
+    editable_round(session=session, round_id=round_id)
+    if session.get(EvaluatorGroup, group_id) is None:
+        raise CriteriaError("找不到该评议群体")
+    if scale_levels is None:
+        _replace_levels(session=session, round_id=round_id, group_id=group_id, levels=[])
+    else:
+        levels = _group_scale(scale_levels)
+        problems = scale_problems(levels)
+        if problems:
+            raise CriteriaError(";".join(problems))
+        _replace_levels(session=session, round_id=round_id, group_id=group_id, levels=levels)
+    form = session.exec(
+        select(GroupForm).where(
+            _round_condition(GroupForm.round_id, round_id),  # type: ignore[arg-type]
+            GroupForm.group_id == group_id,
+        )
+    ).first() or GroupForm(round_id=round_id, group_id=group_id)
+    form.kind = FormKind(kind)
+    form.unknown = unknown
+    form.comments = comments
+    session.add(form)
+    session.flush()
+    return group_form(session=session, round_id=round_id, group_id=group_id)

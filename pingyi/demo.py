@@ -15,8 +15,8 @@ from typing import Literal
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, func, select
 
-from pingyi import bootstrap, groups, roster, rounds
-from pingyi.models import Account, Branch, GroupKey, Member, metadata
+from pingyi import bootstrap, criteria, groups, roster, rounds
+from pingyi.models import Account, Branch, FormKind, GroupKey, Member, metadata
 
 Size = Literal["small", "large"]
 
@@ -76,9 +76,26 @@ def load_demo(*, session: Session, size: Size = "small", replace: bool = False) 
         headcounts = {GroupKey.ALL_STAFF: 150, GroupKey.UNIT_STAFF: 600, GroupKey.VENDORS: 3000}
     groups.set_headcounts(session=session, headcounts=headcounts)
     round_ = rounds.create_round(session=session, name=DEMO_ROUND, quarter=DEMO_QUARTER)
+    _vendors_rate_overall(session=session, round_id=round_.id)  # type: ignore[arg-type]
     rounds.open_round(session=session, round_=round_)
     branch_count = len({row["党支部"] for row in rows})
     return DemoSummary(members=len(rows), branches=branch_count, round_name=round_.name)
+
+
+# The vendors' form in the demo: one rating per person on a scale of their own, so a new user
+# sees both forms (the other groups rate 分项, every criterion, as the 方案 has it).
+DEMO_VENDOR_SCALE = "满意,基本满意,不满意"
+
+
+def _vendors_rate_overall(*, session: Session, round_id: int) -> None:
+    vendors = groups.by_key(session=session)[GroupKey.VENDORS]
+    criteria.set_group_form(
+        session=session,
+        round_id=round_id,
+        group_id=vendors.id,  # type: ignore[arg-type]
+        kind=FormKind.OVERALL,
+        scale_levels=criteria.parse_scale(DEMO_VENDOR_SCALE),
+    )
 
 
 # Kept by --replace: the office must still be able to log in, and its log is its record.

@@ -32,6 +32,7 @@ from pingyi.criteria import LevelView
 from pingyi.models import (
     TEMPLATE_LABELS,
     BallotTally,
+    FormKind,
     MassAssignment,
     Round,
     Step,
@@ -234,9 +235,9 @@ def standings(
     settings.validate()
     if leader_scores is None:  # the submitted 领导点评, as the 结果 page scores them
         leader_scores = reviews.leader_scores(session=session, round_id=round_.id)  # type: ignore[arg-type]
-    levels = criteria.round_scale(session=session, round_id=round_id)
+    levels = criteria.round_levels(session=session, round_id=round_id)
     scores = {level.id: level.score for level in levels if level.score is not None}
-    good = set(sorted(scores, key=lambda lid: -scores[lid])[:2])  # 好 and 较好, as scoring
+    good = criteria.good_levels(levels)  # 好 and 较好 of each scale, as scoring
     ballots = {
         gid: GroupBallots(n, uniform)
         for gid, (n, uniform) in tally.participation(session=session, round_id=round_id).items()
@@ -403,7 +404,8 @@ def target_detail(
         gid: GroupBallots(n, uniform)
         for gid, (n, uniform) in tally.participation(session=session, round_id=round_id).items()
     }
-    levels = tuple(criteria.round_scale(session=session, round_id=round_id))
+    levels = tuple(criteria.round_levels(session=session, round_id=round_id))
+    kinds = criteria.form_kinds(session=session, round_id=round_id)
     info = scoring.TargetInfo(
         target_id=target_id,
         kind=str(target.kind),
@@ -412,7 +414,12 @@ def target_detail(
         branch_name=target.branch_name,
         key=(str(target.kind), target_id),
         groups=tuple(group_ids),
-        criteria=tuple(c.id for c in by_template[template]),
+        criteria=tuple(
+            c.id
+            for c in criteria.rated_items(
+                by_template[template], (kinds.get(g, FormKind.ITEMIZED) for g in group_ids)
+            )
+        ),
         reviewed=False,  # the drill-down shows the masses' ratings only
     )
     result = scoring.score_round(
@@ -426,7 +433,7 @@ def target_detail(
     return TargetDetail(
         result=replace(result, rank=None),
         category=TEMPLATE_LABELS[template],
-        criterion_names={c.id: c.name for c in by_template[template]},
+        criterion_names={c.id: c.name for c in (*by_template[template], criteria.OVERALL)},
         group_names={g.id: g.name for g in groups.all_groups(session=session)},  # type: ignore[misc]
         levels=levels,
     )

@@ -40,6 +40,17 @@ class GroupKey(StrEnum):
     VENDORS = "vendors"  # 市场经营户
 
 
+class FormKind(StrEnum):
+    ITEMIZED = "itemized"  # 分项评议: every criterion of the target's category
+    OVERALL = "overall"  # 总体评议: one rating per target, its criteria shown as what to weigh
+
+
+FORM_KIND_LABELS: dict[FormKind, str] = {
+    FormKind.ITEMIZED: "分项评议",
+    FormKind.OVERALL: "总体评议",
+}
+
+
 class Step(StrEnum):
     DRAFT = "draft"  # 筹备
     SELF_SUMMARY = "self_summary"  # 自我小结
@@ -152,9 +163,27 @@ class ScaleLevel(SQLModel, table=True):
     __tablename__ = "scale_level"
     id: int | None = Field(default=None, primary_key=True)
     round_id: int | None = _fk("round.id", nullable=True, ondelete="CASCADE")
+    # NULL: the round's scale (leaders' reviews, and every group without one of its own);
+    # a group's id: that group's own scale (e.g. 满意 / 基本满意 / 不满意 for vendors).
+    group_id: int | None = _fk("evaluator_group.id", nullable=True)
     position: int
     label: str = _str(20)
     score: float | None = None  # None: 不了解, recorded but never scored
+
+
+class GroupForm(SQLModel, table=True):
+    """How one evaluator group rates in a round (round_id NULL: the defaults new rounds copy).
+    No row: 分项评议 on the round's scale, with 不了解 and a comment box. Frozen with the
+    round's criteria once it opens; the group's own scale, if any, is its ScaleLevel rows."""
+
+    __tablename__ = "group_form"
+    __table_args__ = (UniqueConstraint("round_id", "group_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int | None = _fk("round.id", nullable=True, ondelete="CASCADE")
+    group_id: int = _fk("evaluator_group.id")
+    kind: FormKind = _str(10, default=FormKind.ITEMIZED)
+    unknown: bool = True  # 不了解 offered
+    comments: bool = True  # a 意见建议 box on each card
 
 
 class Setting(SQLModel, table=True):

@@ -52,6 +52,8 @@ PARTICIPATION_COLUMNS = (
     "一刀切占比",
     "参与率",
     "计分情况",
+    "评议方式",
+    "评价等级",
 )
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV/formula injection).
@@ -147,7 +149,7 @@ def _by_rank(targets: Sequence[TargetResult]) -> list[TargetResult]:
 
 
 def _items_table(result: RoundResult, criterion_names: Mapping[int, str]) -> _Table:
-    labels = [level.label for level in result.levels]
+    labels = result.labels
     headers = [*RESULT_COLUMNS_BEFORE_GROUPS, "测评项目", *labels, RATED_HEADER, "好评率", "平均分"]
     rows: list[list[_Cell]] = []
     for target in result.targets:
@@ -182,7 +184,9 @@ NOT_COUNTED = "尚未开箱计票(票箱中的评议票在结束评议后计入)
 
 
 def _participation_table(
-    result: RoundResult, participation: Sequence[codes.GroupCodeCounts]
+    result: RoundResult,
+    participation: Sequence[codes.GroupCodeCounts],
+    forms: Mapping[int, criteria.GroupFormView],
 ) -> _Table:
     summaries = {g.group_id: g for g in result.groups}
     minimum = result.settings.min_ballots
@@ -201,7 +205,14 @@ def _participation_table(
         uniform = summary.uniform if summary else 0
         counts = (row.headcount, row.issued, row.opened, row.submitted, uniform)
         numbers.append(counts)
-        rows.append(_participation_row(row.group_name, *counts, state))
+        form = forms.get(row.group_id)
+        rows.append(
+            [
+                *_participation_row(row.group_name, *counts, state),
+                form.kind_label if form else None,
+                _scale_text(form.levels) if form else None,
+            ]
+        )
     totals = [sum(column) for column in zip(*numbers, strict=True)] if numbers else [0] * 5
     rows.append(_participation_row("合计", *totals, ""))
     return list(PARTICIPATION_COLUMNS), rows
@@ -227,6 +238,13 @@ def _participation_row(
         _rate(round(submitted / headcount, 4) if headcount else None),
         state or None,
     ]
+
+
+def _scale_text(levels: Sequence[criteria.LevelView]) -> str:
+    """A scale as the 汇总表 and the report say it: 满意 100 分、基本满意 70 分…;不了解不计分."""
+    scored = "、".join(f"{lv.label} {lv.score:g} 分" for lv in levels if lv.score is not None)
+    unscored = "、".join(lv.label for lv in levels if lv.score is None)
+    return scored + (f";{unscored}不计分" if unscored else "")
 
 
 def display_width(text: str) -> int:
@@ -289,11 +307,6 @@ def _write_sheet(
     sheet.set_footer("&C第 &P 页,共 &N 页")
 
 
-def _criterion_names(session: Session, round_id: int) -> dict[int, str]:
-    by_template = criteria.round_criteria(session=session, round_id=round_id)
-    return {c.id: c.name for views in by_template.values() for c in views}
-
-
 def _round(session: Session, round_id: int) -> Round:
     round_ = session.get(Round, round_id)
     if round_ is None:
@@ -325,8 +338,10 @@ def summary_workbook(
         members = [t for t in result.targets if t.template_key == key]
         if members:
             tables.append((TEMPLATE_LABELS[key], _results_table(_by_rank(members), group_names)))
-    tables.append((SHEET_ITEMS, _items_table(result, _criterion_names(session, round_id))))
-    tables.append((SHEET_PARTICIPATION, _participation_table(result, participation)))
+    names = criteria.criterion_names(session=session, round_id=round_id)
+    tables.append((SHEET_ITEMS, _items_table(result, names)))
+    forms = criteria.group_forms(session=session, round_id=round_id)
+    tables.append((SHEET_PARTICIPATION, _participation_table(result, participation, forms)))
 
     buffer = io.BytesIO()
     # No guessing from strings: text is text, never a formula, a number or a link.
@@ -566,15 +581,15 @@ def _leader_section(shown: Sequence[reviews.ShownReview]) -> str:
     return "".join(parts)
 
 
-def _note(result: RoundResult) -> str:
+def _note(result: RoundResult, forms: Sequence[criteria.GroupFormView]) -> str:
+    """How the page's numbers are made; each group that rated the target with its form."""
     settings = result.settings
-    scale = "、".join(
-        f"{level.label} {level.score:g} 分" for level in result.levels if level.score is not None
-    )
-    unscored = "、".join(level.label for level in result.levels if level.score is None)
-    lines = [
-        f"评价等级:{scale}" + (f";{unscored}不计分。" if unscored else "。"),
-        "好评率 =(好 + 较好)÷ 参评;参评不含不了解。",
+    lines = [f"{form.group_name}:{form.kind_label},{_scale_text(form.levels)}。" for form in forms]
+    if not lines:
+        own = [level for level in result.levels if level.group_id is None]
+        lines = [f"评价等级:{_scale_text(own)}。"]
+    lines += [
+        "好评率 =(各评议群体评价等级中最高的两级,如好、较好)÷ 参评;参评不含不了解。",
         f"综合得分 = 领导点评 {settings.leader_weight * 100:g}% + 群众评议 "
         f"{settings.mass_weight * 100:g}%;缺少一项时以另一项计。",
         f"评议群体有效票少于 {settings.min_ballots} 份的,显示「样本不足」,不计入得分。",
@@ -605,8 +620,10 @@ def target_report_html(
     counted = {g.group_id for g in target.groups if g.status == OK}
     comments = _comments(session, round_id, target_id, counted)
     withheld = any(g.status != OK for g in target.groups)
-    labels = [level.label for level in result.levels]
+    labels = criteria.level_labels(result.levels_of(target))
     leader = reviews.submitted_reviews(session=session, round_id=round_id, target_id=target_id)
+    forms = criteria.group_forms(session=session, round_id=round_id)
+    names = criteria.criterion_names(session=session, round_id=round_id)
 
     title = f"评议结果报告 · {target.name} · {round_.name}"
     body = (
@@ -618,12 +635,12 @@ def target_report_html(
         "<h2>各评议群体得分</h2>"
         f"{_groups_section(target, group_names)}"
         "<h2>分项评价</h2>"
-        f"{_criteria_section(target, labels, _criterion_names(session, round_id))}"
+        f"{_criteria_section(target, labels, names)}"
         "<h2>领导点评</h2>"
         f"{_leader_section(leader)}"
         "<h2>群众意见建议</h2>"
         f"{_comments_section(comments, withheld)}"
-        f"{_note(result)}"
+        f"{_note(result, [forms[g.group_id] for g in target.groups if g.group_id in forms])}"
         "</main>"
     )
     return (

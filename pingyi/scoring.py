@@ -10,9 +10,13 @@ take the leader scores of the round's submitted 领导点评 (`reviews.leader_sc
 given others.
 
 How the numbers are made:
-- A rating scores its level's score (好/较好/一般/差 = 100/80/60/40); 不了解 has no score: it is
-  counted in the distribution and nowhere else. "Rated" counts the scored ratings only.
-- 好评率 = ratings at the two highest-scored levels (好, 较好) / rated.
+- A rating scores its level's score (好/较好/一般/差 = 100/80/60/40, or the group's own scale's,
+  e.g. 满意/基本满意/不满意 = 100/70/40); 不了解 has no score: it is counted in the distribution
+  and nowhere else. "Rated" counts the scored ratings only.
+- 好评率 = ratings at the two highest-scored levels of their group's scale (好, 较好) / rated
+  (`criteria.good_levels`).
+- A 总体评议 group rates each target once, as criterion 0 (`criteria.OVERALL`, 总体评价): its
+  ratings count like any others, so its score for a target is the mean of its overall ratings.
 - A group's score for a target is the mean of every scored rating the group gave the target,
   over all its criteria: each rating counts once.
 - A group with fewer ballots than the round's minimum is 样本不足: it shows no numbers, and its
@@ -42,6 +46,8 @@ from sqlmodel import Session
 from pingyi import criteria, reviews, tally
 from pingyi.criteria import LevelView
 from pingyi.models import (
+    FormKind,
+    GroupForm,
     LeaderAssignment,
     MassAssignment,
     Review,
@@ -327,8 +333,17 @@ class TargetResult:
 class RoundResult:
     targets: list[TargetResult]
     groups: list[GroupSummary]
-    levels: tuple[LevelView, ...]
+    levels: tuple[LevelView, ...]  # the round's scale, then each group's own
     settings: ScoringSettings = field(default_factory=ScoringSettings)
+
+    @property
+    def labels(self) -> list[str]:
+        """The distribution's columns: each level label once, in scale order."""
+        return criteria.level_labels(self.levels)
+
+    def levels_of(self, target: TargetResult) -> list[LevelView]:
+        """The levels of the scales the target's groups rate it on."""
+        return criteria.levels_for(self.levels, [g.group_id for g in target.groups])
 
     def target(self, target_id: int) -> TargetResult:
         return next(t for t in self.targets if t.target_id == target_id)
@@ -353,8 +368,7 @@ def score_round(
     levels = tuple(levels)
     level_ids = {level.id for level in levels}
     scores = {level.id: level.score for level in levels if level.score is not None}
-    top_two = sorted(scores, key=lambda lid: -scores[lid])[:2]  # 好 and 较好
-    good = frozenset(top_two)
+    good = criteria.good_levels(levels)
 
     target_ids = {t.target_id for t in targets}
     # target → group → criterion → level → ratings
@@ -467,7 +481,7 @@ def _target_result(
         criteria_results.append(
             CriterionResult(
                 criterion_id=cid,
-                distribution={level.label: by_level.get(level.id, 0) for level in levels},
+                distribution=_distribution(by_level, levels),
                 rated=rated,
                 good_rate=(
                     round(sum(by_level.get(lid, 0) for lid in good) / rated, _RATE_DECIMALS)
@@ -516,6 +530,15 @@ def _target_result(
         change=_round(combined - before) if combined is not None and before is not None else None,
         missing=tuple(missing),
     )
+
+
+def _distribution(by_level: Mapping[int, int], levels: Sequence[LevelView]) -> dict[str, int]:
+    """Ratings per label, every label of the round's scales once in order: groups whose
+    scales share a label (不了解) are added together."""
+    distribution = dict.fromkeys(criteria.level_labels(levels), 0)
+    for level in levels:
+        distribution[level.label] += by_level.get(level.id, 0)
+    return distribution
 
 
 def _round(value: float | None) -> float | None:
@@ -576,6 +599,7 @@ def _target_infos(session: Session, round_id: int) -> tuple[list[TargetInfo], _S
     the scores of their submitted 领导点评, read in the same query (a target has one or two
     groups and reviewers, so the rows stay few)."""
     by_template = criteria.round_criteria(session=session, round_id=round_id)
+    kinds: dict[int, FormKind] = {}  # each group's form; no row: 分项
     reviewed = exists().where(LeaderAssignment.target_id == Target.id)
     # One row per target, assigned group and submitted review (one row with neither for a
     # target without any).
@@ -590,10 +614,18 @@ def _target_infos(session: Session, round_id: int) -> tuple[list[TargetInfo], _S
             Target.member_id,
             reviewed.label("reviewed"),
             MassAssignment.group_id,
+            GroupForm.kind.label("form_kind"),  # type: ignore[attr-defined]
             Review.id.label("review_id"),  # type: ignore[union-attr]
             Review.scores.label("review_scores"),  # type: ignore[attr-defined]
         )
         .outerjoin(MassAssignment, MassAssignment.target_id == Target.id)  # type: ignore[arg-type]
+        .outerjoin(
+            GroupForm,
+            and_(
+                GroupForm.round_id == round_id,  # type: ignore[arg-type]
+                GroupForm.group_id == MassAssignment.group_id,  # type: ignore[arg-type]
+            ),
+        )
         .outerjoin(Review, and_(Review.target_id == Target.id, Review.submitted))  # type: ignore[arg-type]
         .where(Target.round_id == round_id)
         .order_by(Target.position, Target.id, MassAssignment.group_id, Review.id)
@@ -617,14 +649,20 @@ def _target_infos(session: Session, round_id: int) -> tuple[list[TargetInfo], _S
                 name=row.name,
                 branch_name=row.branch_name,
                 key=key,
-                criteria=tuple(c.id for c in by_template[TemplateKey(row.template_key)]),
                 reviewed=bool(row.reviewed),
             )
         if row.group_id is not None and row.group_id not in info.groups:
             infos[row.id] = replace(info, groups=(*info.groups, row.group_id))
+            kinds[row.group_id] = FormKind(row.form_kind or FormKind.ITEMIZED)
         if row.review_id is not None:
             submitted[row.id][row.review_id] = row.review_scores or {}
     reviews_of = {tid: [by_id[rid] for rid in sorted(by_id)] for tid, by_id in submitted.items()}
+    for tid, info in infos.items():  # 分项 groups rate the criteria, 总体 ones 总体评价
+        items = criteria.rated_items(
+            by_template[TemplateKey(info.template_key)],
+            (kinds[g] for g in info.groups),
+        )
+        infos[tid] = replace(info, criteria=tuple(c.id for c in items))
     return list(infos.values()), reviews_of
 
 
@@ -640,9 +678,10 @@ def _score_from_db(
     round_id: int = round_.id  # type: ignore[assignment]
     tallies, ballots = counts(session, round_id)
     targets, submitted = _target_infos(session, round_id)
-    levels = criteria.round_scale(session=session, round_id=round_id)
-    if leader_scores is None:
-        leader_scores = reviews.scores_of_targets(submitted, levels)
+    levels = criteria.round_levels(session=session, round_id=round_id)
+    if leader_scores is None:  # leaders review on the round's own scale
+        own = [level for level in levels if level.group_id is None]
+        leader_scores = reviews.scores_of_targets(submitted, own)
     return score_round(
         targets=targets,
         levels=levels,

@@ -111,14 +111,17 @@ body {
 """
 
 
-def _slip(*, round_name: str, group_name: str, code: str, page: str, base_url: str) -> str:
+def _slip(
+    *, round_name: str, group_name: str, code: str, page: str, base_url: str, form: str
+) -> str:
     url = ballot_url(code, base_url)
+    group = f"{group_name} · {form}" if form else group_name
     return (
         '<div class="slip">'
         '<div class="text">'
         '<div class="title">群众评议测评码</div>'
         f'<div class="meta">{escape(round_name)}</div>'
-        f'<div class="meta group">{escape(group_name)}</div>'
+        f'<div class="meta group">{escape(group)}</div>'
         f'<div class="code">{escape(group_code(code))}</div>'
         f'<div class="howto">{escape(INSTRUCTIONS)}</div>'
         f'<div class="url">{escape(page)}</div>'
@@ -135,12 +138,21 @@ def slips_html(
     group_name: str,
     codes: Sequence[str],
     base_url: str | None = None,
+    form: str = "",
 ) -> str:
-    """A self-contained A4 page of slips to print and cut along the dashed lines."""
+    """A self-contained A4 page of slips to print and cut along the dashed lines; `form` (e.g.
+    总体评议) follows the group's name, so the evaluator knows what the ballot asks."""
     base = settings().base_url if base_url is None else base_url
     page = ballot_page(base)
     slips = [
-        _slip(round_name=round_name, group_name=group_name, code=c, page=page, base_url=base)
+        _slip(
+            round_name=round_name,
+            group_name=group_name,
+            code=c,
+            page=page,
+            base_url=base,
+            form=form,
+        )
         for c in codes
     ]
     sheets = "".join(

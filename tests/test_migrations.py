@@ -52,6 +52,7 @@ from pingyi.models import Ballot, EvaluationCode, GroupKey, Template
 FIRST = "0001"  # the schema of the first release, whose data must still come along
 PREVIOUS = "0002"  # the schema of the release with drafts on the server
 BEFORE_BOX = "0003"  # the schema of the release before the sealed 票箱
+BEFORE_FORMS = "0004"  # the schema of the release before rating forms per group
 
 
 def head() -> str:
@@ -127,8 +128,13 @@ def code_columns(bind: Engine) -> set[str]:
 def test_the_earlier_releases_can_be_rolled_back_to_and_upgraded_again(
     empty_engine: Engine,
 ) -> None:
-    assert head() == "0004"
+    assert head() == "0005"
     upgrade(empty_engine, "head")
+    downgrade(empty_engine, BEFORE_FORMS)
+    assert "group_form" not in inspect(empty_engine).get_table_names()
+    assert "group_id" not in {c["name"] for c in inspect(empty_engine).get_columns("scale_level")}
+    upgrade(empty_engine, "head")
+    assert schema_differences(empty_engine) == []
     downgrade(empty_engine, BEFORE_BOX)
     assert not {"ballot_box", "group_evaluation"} & set(inspect(empty_engine).get_table_names())
     upgrade(empty_engine, "head")
@@ -524,6 +530,7 @@ def test_the_previous_release_s_drafts_are_dropped_and_its_codes_kept_by_the_upg
     assert after == {name: n for name, n in before.items() if name != "draft"} | {
         "ballot_box": 0,
         "group_evaluation": 2,
+        "group_form": 0,  # every group rates 分项 on the round's scale, as before
     }
     # Nothing of the dropped answers is left anywhere.
     with engine.connect() as conn:

@@ -321,6 +321,8 @@ def test_participation_sheet_counts_codes_ballots_and_rates(engine: Engine) -> N
         "一刀切占比",
         "参与率",
         "计分情况",
+        "评议方式",
+        "评价等级",
     ]
     rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
     assert list(rows) == ["局全体工作人员", "基层单位工作人员", "市场经营户", "合计"]

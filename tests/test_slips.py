@@ -59,6 +59,17 @@ def test_slips_page_escapes_names_and_holds_code_qr_and_link() -> None:
     assert "匿名评议" in page
 
 
+def test_slips_name_the_group_s_form_after_the_group() -> None:
+    page = slips.slips_html(
+        round_name=ROUND, group_name="市场经营户", codes=_codes(2), base_url=BASE, form="总体评议"
+    )
+    assert page.count('<div class="meta group">市场经营户 · 总体评议</div>') == 2
+    plain = slips.slips_html(
+        round_name=ROUND, group_name="市场经营户", codes=_codes(1), base_url=BASE
+    )
+    assert '<div class="meta group">市场经营户</div>' in plain
+
+
 def test_slips_page_is_print_ready_a4() -> None:
     page = slips.slips_html(round_name="第一轮", group_name="局全体工作人员", codes=_codes(11))
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page

@@ -7,7 +7,7 @@ stay fast; `bench/ballot_write.py` asks for wider grassroots branches.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -35,9 +35,11 @@ def build_bureau(
     round_name: str = "2026年第四季度评议",
     grassroots: tuple[int, int] = (4, 5),
     cadres: bool = True,
+    prepare: Callable[[Session, Round], None] | None = None,
 ) -> Bureau:
     """Six 机关 people and two grassroots branches of `grassroots` members, with an open round.
 
+    `prepare(session, round)` runs while the round is in 筹备, before it opens.
     Default rules give: 局全体工作人员 → 领导班子 + 3 班子成员; 基层单位工作人员 → 3 other
     机关 members; 市场经营户 → every grassroots member (9 by default).
     """
@@ -91,6 +93,8 @@ def build_bureau(
 
     groups.set_headcounts(session=session, headcounts=HEADCOUNTS)
     round_ = rounds.create_round(session=session, name=round_name, quarter="2026Q4")
+    if prepare is not None:  # the round in 筹备: its forms, scale or minimum, before it opens
+        prepare(session, round_)
     rounds.open_round(session=session, round_=round_)
     group_ids = {key: group.id for key, group in groups.by_key(session=session).items()}
     return Bureau(round_id=round_.id, groups=group_ids, members=members)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from pingyi import audit, ballots, codes, db, rounds, ui
-from pingyi.models import EvaluatorGroup, Round
+from pingyi.models import EvaluatorGroup, FormKind, Round
 from pingyi.ui.text import md_escape
 
 # More than LOCK_AFTER wrong codes in one browser session lock code entry for LOCK_SECONDS:
@@ -259,13 +259,21 @@ def code_entry() -> None:
 
 
 def form_data(form: ballots.BallotForm) -> dict[str, Any]:
-    """The form as the element draws it: cards with their criteria, the scale, ten a page."""
+    """The form as the element draws it: cards with their items, the group's scale, pages.
+
+    `levels` are [id, label, scored]: the one unscored level (不了解), if offered, is what
+    不了解此人 sets; the scored ones are the 本张全部选 buttons. A 总体 form rates each card once
+    (item 0, 总体评价) with its category's criteria listed under it as what to weigh, and
+    shows all its cards on one page: there is nothing to turn."""
+    overall = form.kind == FormKind.OVERALL
     return {
         "round": form.round_id,
         "group": form.group_id,
-        "perPage": CARDS_PER_PAGE,
-        "commentMax": ballots.COMMENT_MAX,
-        "levels": [[level.id, level.label] for level in form.levels],
+        "kind": str(form.kind),
+        "perPage": max(len(form.cards), 1) if overall else CARDS_PER_PAGE,
+        "comments": form.comments,
+        "commentMax": ballots.COMMENT_MAX if form.comments else 0,
+        "levels": [[level.id, level.label, level.scored] for level in form.levels],
         "cards": [
             {
                 "id": card.target_id,
@@ -273,6 +281,7 @@ def form_data(form: ballots.BallotForm) -> dict[str, Any]:
                 "about": card.branch_name,
                 "category": card.category,
                 "criteria": [[c.id, c.name] for c in card.criteria],
+                "weigh": list(card.weigh),
             }
             for card in form.cards
         ],
@@ -431,9 +440,21 @@ def _answer(payload: object, kind: str, message: str, missing: list[int] | None 
 
 def header(ballot: Ballot) -> None:
     st.caption(f"{md_escape(ballot.round_name)} · {md_escape(ballot.group_name)}")
-    st.markdown(
-        "请对每张评议卡的每一项选择 **好 / 较好 / 一般 / 差**,不熟悉的选 **不了解**。"
-        "您的选择只保存在本设备的浏览器里:刷新、关闭本页或断网都不会丢失,"
+    st.markdown(instructions(ballot.form))
+
+
+def instructions(form: ballots.BallotForm) -> str:
+    """What the evaluator is asked to do, in the words of this group's form and scale."""
+    scored = " / ".join(f"**{md_escape(lv.label)}**" for lv in form.levels if lv.scored)
+    unknown = next((lv.label for lv in form.levels if not lv.scored), None)
+    if form.kind == FormKind.OVERALL:
+        task = f"请对每位评议对象作一个**总体评价**:{scored}(可参考卡片下方所列内容)"
+    else:
+        task = f"请对每张评议卡的每一项选择 {scored}"
+    if unknown:
+        task += f",不熟悉的选 **{md_escape(unknown)}**"
+    return (
+        task + "。您的选择只保存在本设备的浏览器里:刷新、关闭本页或断网都不会丢失,"
         "用同一设备再次打开即可继续;**换用其他设备需要重新填写**。"
         "评议匿名,提交前服务器不保存您的任何选择。"
     )

@@ -63,6 +63,7 @@ class Batch:
     group_name: str
     codes: tuple[str, ...]
     base_url: str  # where the slips' QR codes and links point: checked not to be loopback
+    form: str = ""  # the group's form, as the slips name it (分项评议 / 总体评议)
     issued_at: datetime = field(default_factory=datetime.now)
 
     @property
@@ -77,6 +78,7 @@ class Batch:
             group_name=self.group_name,
             codes=self.codes,
             base_url=self.base_url,
+            form=self.form,
         ).encode()
 
     @functools.cached_property
@@ -94,6 +96,7 @@ class Batch:
             group_name=self.group_name,
             codes=self.codes[:PREVIEW_SLIPS],
             base_url=self.base_url,
+            form=self.form,
         )
         return page.replace("</head>", _HIDE_HINT, 1)
 

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from pingyi import criteria
 from pingyi.evaluation import GroupState
 from pingyi.meeting import CHINA_TIME, MeetingSnapshot, Ranked, Standings, TargetDetail
 from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, TemplateKey
@@ -374,7 +375,8 @@ def detail_frame(detail: TargetDetail) -> pd.DataFrame:
 def detail_figure(detail: TargetDetail) -> go.Figure:
     frame = detail_frame(detail)
     figure = go.Figure()
-    for index, level in enumerate(detail.levels):
+    rated_on = criteria.levels_for(detail.levels, [g.group_id for g in detail.result.groups])
+    for index, level in enumerate(criteria.distinct_levels(rated_on)):
         part = frame[frame["等级"] == level.label]
         figure.add_trace(
             go.Bar(

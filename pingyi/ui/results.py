@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import plotly.graph_objects as go
 
-from pingyi import reviews, scoring
+from pingyi import criteria, reviews, scoring
 from pingyi.codes import GroupCodeCounts
 from pingyi.criteria import LevelView
 from pingyi.models import TEMPLATE_LABELS, TemplateKey
@@ -278,6 +278,7 @@ def distribution_chart(
 ) -> go.Figure:
     """Per criterion, a bar stacked from 好 to 不了解: how many ratings at each level."""
     labels = _criterion_labels(target, criterion_names)
+    levels = criteria.distinct_levels(levels)
     colours = level_colours(levels)
     figure = go.Figure()
     for level in levels:

@@ -32,6 +32,7 @@ from pingyi.models import (
     GroupKey,
     MassComment,
     Step,
+    TemplateKey,
 )
 from pingyi.ui import ballot as view
 
@@ -194,18 +195,49 @@ def test_a_valid_code_mounts_the_element_with_the_form_of_its_group(code: str) -
     assert sent == json.loads(json.dumps(view.form_data(form)))
     assert (sent["round"], sent["group"]) == (form.round_id, form.group_id)
     assert sent["perPage"] == 10 and sent["commentMax"] == ballots.COMMENT_MAX == 200
-    assert sent["levels"] == [[level.id, level.label] for level in form.levels]
-    assert [label for _, label in sent["levels"]] == ["好", "较好", "一般", "差", "不了解"]
+    assert sent["levels"] == [[level.id, level.label, level.scored] for level in form.levels]
+    assert [label for _, label, _ in sent["levels"]] == ["好", "较好", "一般", "差", "不了解"]
+    assert [scored for _, _, scored in sent["levels"]] == [True, True, True, True, False]
+    assert (sent["kind"], sent["comments"]) == ("itemized", True)
     assert [card["id"] for card in sent["cards"]] == [card.target_id for card in form.cards]
     assert [card["name"] for card in sent["cards"]] == [card.name for card in form.cards]
     for shown, card in zip(sent["cards"], form.cards, strict=True):
         assert shown["criteria"] == [[c.id, c.name] for c in card.criteria]
         assert (shown["about"], shown["category"]) == (card.branch_name, card.category)
+        assert shown["weigh"] == []
     assert len(sent["cards"]) == 8
     assert sum(len(card["criteria"]) for card in sent["cards"]) == len(form.items) == 55
     assert "局全体工作人员" in texts(at)
     # No Streamlit widgets for the cards: they are the element's.
     assert (len(at.segmented_control), len(at.text_area), len(at.text_input)) == (0, 0, 0)
+
+
+def test_a_vendors_code_mounts_an_overall_form_on_its_own_scale(
+    issue: Callable[..., list[str]],
+) -> None:
+    """The demo's 市场经营户 rate 总体: one item per card (criterion 0, 总体评价) on 满意 / 基本满意
+    / 不满意 / 不了解, the category's criteria sent as what to weigh, all 80 cards on one page;
+    the instructions name this scale, not the round's."""
+    (code,) = issue(1, GroupKey.VENDORS)
+    form = form_of(code)
+    at = open_page(code)
+    sent = element(at)["form"]
+    assert (sent["kind"], sent["perPage"], len(sent["cards"])) == ("overall", 80, 80)
+    assert [(label, scored) for _, label, scored in sent["levels"]] == [
+        ("满意", True),
+        ("基本满意", True),
+        ("不满意", True),
+        ("不了解", False),
+    ]
+    assert all(card["criteria"] == [[0, "总体评价"]] for card in sent["cards"])
+    with db.session(db.engine()) as s:
+        by_template = criteria.round_criteria(session=s, round_id=form.round_id)
+    leader = [c.name for c in by_template[TemplateKey.LEADER]]
+    assert any(card["weigh"] == leader for card in sent["cards"])
+    assert all(len(card["weigh"]) >= 6 for card in sent["cards"])
+    shown = texts(at)
+    assert "总体评价" in shown and "满意" in shown
+    assert "好 / 较好" not in shown
 
 
 def test_the_page_says_answers_stay_on_this_device_and_nothing_comes_from_the_server(
@@ -218,14 +250,15 @@ def test_the_page_says_answers_stay_on_this_device_and_nothing_comes_from_the_se
     assert "提交前服务器不保存您的任何选择" in shown
     data = element(at)
     assert set(data) == {"mode", "code", "form", "result"}
-    form_keys = {"round", "group", "perPage", "commentMax", "levels", "cards"}
+    form_keys = {"round", "group", "kind", "perPage", "comments", "commentMax", "levels", "cards"}
     assert set(data["form"]) == form_keys
     assert all(
-        set(card) == {"id", "name", "about", "category", "criteria"}
+        set(card) == {"id", "name", "about", "category", "criteria", "weigh"}
         for card in data["form"]["cards"]
     )
     raw = component(at, view.ELEMENT).proto.json
-    assert "answer" not in raw and "draft" not in raw and "comments" not in raw
+    assert "answer" not in raw and "draft" not in raw
+    assert data["form"]["comments"] is True  # whether the cards have a comment box: no text
 
     # Half a ballot sent from one device (refused as incomplete, nothing kept): another
     # device opening the code gets the same empty form, and so does this one on a reload.
@@ -236,7 +269,7 @@ def test_the_page_says_answers_stay_on_this_device_and_nothing_comes_from_the_se
     for again in (open_page(code), open_page(code)):
         assert element(again) == data
         raw = component(again, view.ELEMENT).proto.json
-        assert "answer" not in raw and "comments" not in raw
+        assert "answer" not in raw and "很好" not in raw
 
 
 def test_a_typed_code_opens_the_element_and_goes_into_the_address(code: str) -> None:
@@ -859,7 +892,8 @@ def test_a_long_ballot_sends_its_whole_form_in_one_element(vendors_code: str) ->
     at = open_page(vendors_code)
     assert len([c for c in at.get("bidi_component")]) == 1
     sent = element(at)["form"]
-    assert sent["perPage"] == view.CARDS_PER_PAGE == 10
+    # 总体评议 in the demo: one short row per card, all on one page (nothing to turn).
+    assert sent["perPage"] == len(form.cards) == 80
     assert [card["id"] for card in sent["cards"]] == [card.target_id for card in form.cards]
     assert sum(len(card["criteria"]) for card in sent["cards"]) == len(form.items)
     assert "市场经营户" in texts(at)

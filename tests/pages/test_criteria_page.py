@@ -20,7 +20,16 @@ from sqlmodel import col, select
 from streamlit.testing.v1 import AppTest
 
 from pingyi import audit, auth, criteria, db, groups, rounds, rules
-from pingyi.models import STEP_LABELS, Account, GroupKey, Member, Round, Step, TemplateKey
+from pingyi.models import (
+    STEP_LABELS,
+    Account,
+    FormKind,
+    GroupKey,
+    Member,
+    Round,
+    Step,
+    TemplateKey,
+)
 from pingyi.ui.auth import MSG_NO_ACCESS
 from pingyi.ui.text import md_escape
 
@@ -336,3 +345,82 @@ def test_a_member_without_the_office_role_is_turned_away(demo_db: Path, open_pag
     at = open_page(PAGE, as_=roster_id)
     assert [e.value for e in at.error] == [MSG_NO_ACCESS]
     assert not at.text_area and not at.number_input
+
+
+# ---- 各群体评议表
+
+
+def group_form(round_id: int | None, key: GroupKey) -> criteria.GroupFormView:
+    with db.session() as s:
+        forms = criteria.group_forms(session=s, round_id=round_id)
+    return next(f for f in forms.values() if f.group_key == key)
+
+
+def form_widgets(at: AppTest, group_id: int) -> tuple[Any, Any, Any, Any]:
+    """The kind radio, scale box and the 不了解 / comment checkboxes of one group's editor."""
+    prefix = next(r.key for r in at.radio if r.key.endswith(f"_form_{group_id}_kind"))[
+        : -len("_kind")
+    ]
+    return (
+        at.radio(key=f"{prefix}_kind"),
+        at.text_input(key=f"{prefix}_scale"),
+        at.checkbox(key=f"{prefix}_unknown"),
+        at.checkbox(key=f"{prefix}_comments"),
+    )
+
+
+def save_form(at: AppTest, group_id: int) -> AppTest:
+    """保存评议表 of one group's editor (each group has its own form and button)."""
+    (submit,) = [
+        b
+        for b in at.button
+        if b.label == "保存评议表" and b.proto.form_id.endswith(f"_form_{group_id}")
+    ]
+    submit.click().run()
+    return check(at)
+
+
+def test_a_group_s_form_is_saved_with_its_own_scale(empty_db: Path, open_page) -> None:
+    vendors = group_form(DEFAULTS, GroupKey.VENDORS)
+    at = open_page(PAGE)
+    kind, scale, unknown, comments = form_widgets(at, vendors.group_id)
+    kind.set_value(FormKind.OVERALL)
+    scale.set_value("满意,基本满意,不满意")
+    comments.uncheck()
+    at = save_form(at, vendors.group_id)
+    assert saved(at) == ["已保存办公室默认设置「市场经营户」的评议表。"]
+    stored = group_form(DEFAULTS, GroupKey.VENDORS)
+    assert stored.describe() == "总体评议 · 满意/基本满意/不满意/不了解 · 不设意见建议栏"
+    assert [lv.score for lv in stored.levels] == [100.0, 70.0, 40.0, None]
+    assert [detail for _, detail in events("修改评议表")] == [
+        "办公室默认设置市场经营户:总体评议 · 满意/基本满意/不满意/不了解 · 不设意见建议栏"
+    ]
+    shown = {row for d in at.dataframe if "评议表" in d.value.columns for row in d.value["评议表"]}
+    assert stored.describe() in shown
+    # Shown again as it was saved: the scale with its scores, to be edited further.
+    kind, scale, unknown, comments = form_widgets(at, vendors.group_id)
+    assert (kind.value, scale.value, unknown.value, comments.value) == (
+        FormKind.OVERALL,
+        "满意=100,基本满意=70,不满意=40",
+        True,
+        False,
+    )
+
+
+def test_a_group_s_form_that_cannot_be_scored_is_refused(empty_db: Path, open_page) -> None:
+    vendors = group_form(DEFAULTS, GroupKey.VENDORS)
+    at = open_page(PAGE)
+    _, scale, _, _ = form_widgets(at, vendors.group_id)
+    scale.set_value("满意")
+    at = save_form(at, vendors.group_id)
+    assert [e.value for e in at.error] == ["至少要有两个计分的等级"]
+    assert group_form(DEFAULTS, GroupKey.VENDORS) == vendors
+    assert not events("修改评议表")
+
+
+def test_an_opened_round_shows_its_forms_without_editors(demo_db: Path, open_page) -> None:
+    at = choose(open_page(PAGE), current_round_id())
+    shown = {row for d in at.dataframe if "评议表" in d.value.columns for row in d.value["评议表"]}
+    assert "总体评议 · 满意/基本满意/不满意/不了解" in shown  # the demo's vendors
+    assert "分项评议 · 好/较好/一般/差/不了解" in shown
+    assert not [b for b in at.button if b.label == "保存评议表"]

@@ -260,7 +260,7 @@ def test_the_ballot_shows_names_criteria_and_levels_as_text(world: Hostile) -> N
     assert cards[world.targets["H01"]]["name"] == NAMES["H01"]
     assert cards[world.targets["H02"]]["name"] == NAMES["H02"]
     assert any(name == CRITERION for card in cards.values() for _, name in card["criteria"])
-    assert LEVEL in [label for _, label in data["form"]["levels"]]
+    assert LEVEL in [label for _, label, _ in data["form"]["levels"]]
 
     # A hostile comment sent with the ballot is stored as typed; the thanks are text only.
     answers = [

@@ -301,19 +301,21 @@ def test_report_card_shows_metrics_charts_and_the_masses_comments(voted: Voted, 
     assert shown["类别内排名"].value == f"第 {target.rank} 名"
     assert shown[view.LEADER].value == NO_GRADE
 
+    # The demo's vendors rate 总体 on their own scale: one bar (总体评价), their levels only.
     distribution = chart_titled(at, "各测评项目的评价分布(票数)")
     assert [trace["name"] for trace in distribution["data"]] == [
-        "好",
-        "较好",
-        "一般",
-        "差",
+        "满意",
+        "基本满意",
+        "不满意",
         "不了解",
     ]
+    assert [item.criterion_id for item in target.criteria] == [0]
+    assert list(distribution["data"][0]["y"]) == ["总体评价"]
     colours = [trace["marker"]["color"] for trace in distribution["data"]]
     assert colours[0] != colours[1] and colours[-1] == "#b0b0b0"
     assert distribution["layout"]["barmode"] == "stack"
     good = distribution["data"][0]
-    assert list(good["x"]) == [item.distribution["好"] for item in target.criteria]
+    assert list(good["x"]) == [item.distribution["满意"] for item in target.criteria]
     assert sum(sum(trace["x"]) for trace in distribution["data"]) == 5 * len(target.criteria)
 
     rates = chart_titled(at, "各测评项目的好评率")

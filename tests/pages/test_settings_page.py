@@ -170,7 +170,9 @@ def test_preview_counts_grades_under_the_new_settings_without_saving(
         vendors = groups.by_key(session=s)[GroupKey.VENDORS].id
         plain = codes.issue(session=s, round_id=round_.id, group_id=vendors, count=5)  # type: ignore[arg-type]
         form = ballots.ballot_form(session=s, round_id=round_.id, group_id=vendors)  # type: ignore[arg-type]
-    worst = form.levels[3].id  # 差: every score is 40, 不合格 by default
+    # The lowest scored level (差, or 不满意 on the vendors' own scale): every score is 40,
+    # 不合格 by default.
+    worst = min((lv for lv in form.levels if lv.scored), key=lambda lv: lv.score or 0).id
     for code in plain:
         with db.transaction() as s:
             ballots.submit(session=s, code=code, answers=dict.fromkeys(form.items, worst))

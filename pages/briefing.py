@@ -2,10 +2,12 @@
 members' summaries and commitments, the 调研督查 findings and open 整改 items; on screen and as
 a print-ready page to download."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
-from pingyi import briefing, db, rectification, rounds, summaries, ui
+from pingyi import briefing, db, documents, rectification, rounds, summaries, ui
 from pingyi.auth import Role
 from pingyi.briefing import Briefing, BriefingError, Part
 from pingyi.models import Step, TargetKind
@@ -99,13 +101,23 @@ def _items(part: Part, sheet: Briefing) -> None:
     )
 
 
-st.download_button(
+left, right = st.columns(2)
+left.download_button(
     "下载打印版(HTML)",
     data=briefing.briefing_html(sheet),
     file_name=f"{sheet.round_name}-{sheet.title}.html",
     mime="text/html",
     icon=":material/print:",
     help="在浏览器中打开后打印(A4)",
+)
+right.download_button(
+    "下载 Word 文档",
+    data=partial(documents.briefing_docx, sheet),
+    file_name=f"{sheet.round_name}-{sheet.title}.docx",
+    mime=documents.DOCX_MIME,
+    icon=":material/description:",
+    on_click="ignore",
+    help="用 Word 或 WPS 打开、修改、存档",
 )
 st.header(md_escape(sheet.title))
 st.info(briefing.overview(sheet))

@@ -5,7 +5,7 @@ from functools import partial
 import streamlit as st
 from sqlalchemy import Engine
 
-from pingyi import codes, criteria, db, reports, reviews, rounds, scoring, ui
+from pingyi import codes, criteria, db, documents, reports, reviews, rounds, scoring, ui
 from pingyi.auth import Role
 from pingyi.models import TEMPLATE_LABELS, Round, TemplateKey
 from pingyi.scoring import LEADER, MASS, NO_GRADE, OK, RoundResult, ScoringError, TargetResult
@@ -19,6 +19,7 @@ ui.through_app()
 login.require(Role.ADMIN)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = documents.DOCX_MIME
 NO_LEADER_REVIEWS = "暂无已提交的领导点评。"
 
 
@@ -30,6 +31,12 @@ def workbook(engine: Engine, round_id: int) -> bytes:
 def report_page(engine: Engine, round_id: int, target_id: int) -> str:
     with db.session(engine) as s:
         return reports.target_report_html(session=s, round_id=round_id, target_id=target_id)
+
+
+def report_document(engine: Engine, round_id: int, target_id: int) -> bytes:
+    with db.session(engine) as s:
+        report = reports.target_report(session=s, round_id=round_id, target_id=target_id)
+    return documents.target_report_docx(report)
 
 
 def show_category(
@@ -160,16 +167,27 @@ def show_report_card(
             view.trend_chart(points, result.settings.grades), config=charts.PLOTLY_CONFIG
         )
 
-    st.download_button(
+    stem = f"评议结果报告_{view.safe_file_part(target.name)}_{view.safe_file_part(round_.name)}"
+    left, right = st.columns(2)
+    left.download_button(
         "下载评议结果报告(可打印)",
         partial(report_page, engine, round_id, target.target_id),
-        file_name=f"评议结果报告_{view.safe_file_part(target.name)}_"
-        f"{view.safe_file_part(round_.name)}.html",
+        file_name=f"{stem}.html",
         mime="text/html",
         icon=":material/print:",
         on_click="ignore",
         key=f"results_report_{round_id}_{target.target_id}",
         help="用浏览器打开后打印:A4 纸,缩放 100%",
+    )
+    right.download_button(
+        "下载 Word 文档",
+        partial(report_document, engine, round_id, target.target_id),
+        file_name=f"{stem}.docx",
+        mime=DOCX,
+        icon=":material/description:",
+        on_click="ignore",
+        key=f"results_report_docx_{round_id}_{target.target_id}",
+        help="用 Word 或 WPS 打开、修改、存档",
     )
 
 

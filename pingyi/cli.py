@@ -163,10 +163,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("export", _export, "导出评议结果汇总表(.xlsx):汇总、各类别、分项、参与情况")
     sub.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
     sub.add_argument("--out", type=Path, required=True, help="如 汇总表.xlsx")
-    sub = command("report", _report, "生成一个评议对象的评议结果报告(可打印的 HTML 页面)")
+    sub = command(
+        "report", _report, "生成一个评议对象的评议结果报告(可打印的 HTML 页面或 Word 文档)"
+    )
     sub.add_argument("--target", required=True, help="评议对象的名称或编号")
     sub.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
-    sub.add_argument("--out", type=Path, required=True, help="如 报告.html")
+    sub.add_argument(
+        "--format",
+        choices=["html", "docx"],
+        help="html(可打印的网页)或 docx(Word/WPS 文档);默认按 --out 的扩展名,否则 html",
+    )
+    sub.add_argument("--out", type=Path, required=True, help="如 报告.html 或 报告.docx")
 
     sub = command(
         "backup", _backup, "备份整个数据库到一个文件(SQLite 在线备份;PostgreSQL 用 pg_dump)"
@@ -643,15 +650,20 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pingyi import reports
+    from pingyi import documents, reports
 
+    kind = args.format or ("docx" if args.out.suffix.lower() == ".docx" else "html")
     with db.session() as session:
         round_ = rounds.resolve(session=session, id_or_name=args.round)
         target = reports.find_target(session=session, round_id=round_.id, name_or_id=args.target)
-        page = reports.target_report_html(session=session, round_id=round_.id, target_id=target.id)
-        name = target.name
-    _write(args.out, page.encode("utf-8"))
-    print(f"已生成「{name}」的评议结果报告:{args.out}")
+        where = {"session": session, "round_id": round_.id, "target_id": target.id}
+        if kind == "docx":
+            data = documents.target_report_docx(reports.target_report(**where))  # type: ignore[arg-type]
+        else:
+            data = reports.target_report_html(**where).encode("utf-8")  # type: ignore[arg-type]
+    _write(args.out, data)
+    what = "Word 文档" if kind == "docx" else "可打印网页"
+    print(f"已生成「{target.name}」的评议结果报告({what}):{args.out}")
     return 0
 
 

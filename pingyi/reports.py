@@ -467,48 +467,88 @@ def _cell(text: str, css: str = "") -> str:
     return f"<td{attr}>{html.escape(text)}</td>"
 
 
-def _facts(target: TargetResult, result: RoundResult) -> str:
+def fact_rows(target: TargetResult, result: RoundResult) -> list[list[tuple[str, str]]]:
+    """The report's head: three rows of (label, value)."""
     ranked = sum(
         1 for t in result.targets if t.template_key == target.template_key and t.rank is not None
     )
     rank = NO_GRADE if target.rank is None else f"第 {target.rank} 名(共 {ranked} 个)"
     change = NO_GRADE if target.change is None else f"{target.change:+.2f}"
-    rows = (
-        (("名称", target.name), ("党支部", target.branch_name or "—"), ("类别", _category(target))),
-        (
+    return [
+        [("名称", target.name), ("党支部", target.branch_name or "—"), ("类别", _category(target))],
+        [
             ("综合得分", _fmt_score(target.combined)),
             ("等级", target.grade_label),
             ("类别内排名", rank),
-        ),
-        (
+        ],
+        [
             ("群众得分", _fmt_score(target.mass_score)),
             ("领导点评得分", _fmt_score(target.leader_score)),
             ("较上轮变化", change),
-        ),
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<th>{html.escape(label)}</th>"
-            + _cell(value, "big" if label in ("综合得分", "等级") else "")
-            for label, value in row
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f'<table class="facts">{body}</table>'
+        ],
+    ]
 
 
-def _groups_section(target: TargetResult, group_names: Mapping[int, str]) -> str:
-    if not target.groups:
-        return '<p class="empty">本对象不参加群众评议。</p>'
+BIG_FACTS = ("综合得分", "等级")
+GROUP_HEADERS = ("评议群体", "有效票数", "得分")
+
+
+def group_rows(target: TargetResult, group_names: Mapping[int, str]) -> list[tuple[str, str, str]]:
+    """Each group that evaluates the target: its name, counted ballots and score, or 样本不足."""
     rows = []
     for group in target.groups:
         name = group_names.get(group.group_id, f"评议群体 {group.group_id}")
         if group.status != OK:
+            rows.append((name, INSUFFICIENT, INSUFFICIENT))
+        else:
+            rows.append((name, str(group.ballots), _fmt_score(group.score)))
+    return rows
+
+
+def criteria_headers(labels: Sequence[str]) -> list[str]:
+    return ["测评项目", *labels, "参评", "好评率", "平均分"]
+
+
+def criteria_rows(
+    target: TargetResult, labels: Sequence[str], criterion_names: Mapping[int, str]
+) -> list[list[str]]:
+    """Per criterion (or 总体评价): ratings per level, rated, 好评率 and mean, as text."""
+    counted = any(g.status == OK for g in target.groups)
+    rows = []
+    for item in target.criteria:
+        name = criterion_names.get(item.criterion_id, f"测评项目 {item.criterion_id}")
+        if counted:
+            numbers = [str(item.distribution.get(label, 0)) for label in labels]
+            numbers += [str(item.rated), _fmt_rate(item.good_rate), _fmt_score(item.mean)]
+        else:
+            shown = INSUFFICIENT if target.groups else "—"
+            numbers = ["—" for _ in labels] + ["—", shown, shown]
+        rows.append([name, *numbers])
+    return rows
+
+
+def _facts(report: TargetReport) -> str:
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<th>{html.escape(label)}</th>" + _cell(value, "big" if label in BIG_FACTS else "")
+            for label, value in row
+        )
+        + "</tr>"
+        for row in report.facts
+    )
+    return f'<table class="facts">{body}</table>'
+
+
+def _groups_section(report: TargetReport) -> str:
+    if not report.groups:
+        return '<p class="empty">本对象不参加群众评议。</p>'
+    rows = []
+    for name, ballots, score in report.groups:
+        if ballots == INSUFFICIENT:
             cells = f'<td colspan="2" class="insufficient">{html.escape(INSUFFICIENT)}</td>'
         else:
-            cells = _cell(str(group.ballots)) + _cell(_fmt_score(group.score))
+            cells = _cell(ballots) + _cell(score)
         rows.append(f"<tr>{_cell(name, 'name')}{cells}</tr>")
     return (
         '<table><thead><tr><th class="name">评议群体</th><th>有效票数</th><th>得分</th></tr>'
@@ -516,26 +556,15 @@ def _groups_section(target: TargetResult, group_names: Mapping[int, str]) -> str
     )
 
 
-def _criteria_section(
-    target: TargetResult, labels: Sequence[str], criterion_names: Mapping[int, str]
-) -> str:
-    counted = any(g.status == OK for g in target.groups)
-    head = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
+def _criteria_section(report: TargetReport) -> str:
+    headers = report.criteria_headers
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in headers[1:-3])
     rows = []
-    for item in target.criteria:
-        name = criterion_names.get(item.criterion_id, f"测评项目 {item.criterion_id}")
-        if counted:
-            numbers = "".join(_cell(str(item.distribution.get(label, 0))) for label in labels)
-            numbers += (
-                _cell(str(item.rated))
-                + _cell(_fmt_rate(item.good_rate))
-                + _cell(_fmt_score(item.mean))
-            )
-        else:
-            shown = INSUFFICIENT if target.groups else "—"
-            numbers = "".join(_cell("—") for _ in labels) + _cell("—")
-            numbers += _cell(shown, "insufficient") + _cell(shown, "insufficient")
-        rows.append(f"<tr>{_cell(name, 'name')}{numbers}</tr>")
+    for name, *numbers in report.criteria:
+        cells = "".join(
+            _cell(value, "insufficient" if value == INSUFFICIENT else "") for value in numbers
+        )
+        rows.append(f"<tr>{_cell(name, 'name')}{cells}</tr>")
     return (
         f'<table><thead><tr><th class="name">测评项目</th>{head}<th>参评</th>'
         f"<th>好评率</th><th>平均分</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -581,34 +610,53 @@ def _leader_section(shown: Sequence[reviews.ShownReview]) -> str:
     return "".join(parts)
 
 
-def _note(result: RoundResult, forms: Sequence[criteria.GroupFormView]) -> str:
-    """How the page's numbers are made; each group that rated the target with its form."""
+def note_lines(result: RoundResult, forms: Sequence[criteria.GroupFormView]) -> list[str]:
+    """How the report's numbers are made; each group that rated the target with its form."""
     settings = result.settings
     lines = [f"{form.group_name}:{form.kind_label},{_scale_text(form.levels)}。" for form in forms]
     if not lines:
         own = [level for level in result.levels if level.group_id is None]
         lines = [f"评价等级:{_scale_text(own)}。"]
-    lines += [
+    return [
+        *lines,
         "好评率 =(各评议群体评价等级中最高的两级,如好、较好)÷ 参评;参评不含不了解。",
         f"综合得分 = 领导点评 {settings.leader_weight * 100:g}% + 群众评议 "
         f"{settings.mass_weight * 100:g}%;缺少一项时以另一项计。",
         f"评议群体有效票少于 {settings.min_ballots} 份的,显示「样本不足」,不计入得分。",
     ]
-    return '<div class="note">' + "<br>".join(html.escape(line) for line in lines) + "</div>"
 
 
-def target_report_html(
+@dataclass(frozen=True)
+class TargetReport:
+    """Everything the 评议结果报告 of one target shows, as text: the web page and the Word
+    document are both drawn from it, so they hold the same figures."""
+
+    round_name: str
+    target_name: str
+    facts: list[list[tuple[str, str]]]
+    groups: list[tuple[str, str, str]]  # empty: the target is not evaluated by the masses
+    criteria_headers: list[str]
+    criteria: list[list[str]]
+    reviews: list[reviews.ShownReview]
+    comments: list[str]
+    withheld: bool  # comments of groups with too few ballots left out
+    note: list[str]
+
+    @property
+    def title(self) -> str:
+        return f"评议结果报告 · {self.target_name} · {self.round_name}"
+
+
+def target_report(
     *,
     session: Session,
     round_id: int,
     target_id: int,
     leader_scores: Mapping[int, float | None] | None = None,
-) -> str:
-    """A self-contained, print-ready A4 page of one target's results (评议结果报告).
-
-    The submitted 领导点评 are listed with their reviewers; the masses' comments sorted, with
-    no time, id or group, and none from a group with too few ballots.
-    """
+) -> TargetReport:
+    """One target's results as its report shows them. The submitted 领导点评 with their
+    reviewers; the masses' comments sorted, with no time, id or group, and none from a group
+    with too few ballots."""
     round_ = _round(session, round_id)
     result = scoring.round_results(session=session, round_id=round_id, leader_scores=leader_scores)
     target = next((t for t in result.targets if t.target_id == target_id), None)
@@ -618,35 +666,56 @@ def target_report_html(
         g.group_id: g.group_name for g in codes.counts(session=session, round_id=round_id)
     }
     counted = {g.group_id for g in target.groups if g.status == OK}
-    comments = _comments(session, round_id, target_id, counted)
-    withheld = any(g.status != OK for g in target.groups)
     labels = criteria.level_labels(result.levels_of(target))
-    leader = reviews.submitted_reviews(session=session, round_id=round_id, target_id=target_id)
     forms = criteria.group_forms(session=session, round_id=round_id)
     names = criteria.criterion_names(session=session, round_id=round_id)
+    return TargetReport(
+        round_name=round_.name,
+        target_name=target.name,
+        facts=fact_rows(target, result),
+        groups=group_rows(target, group_names),
+        criteria_headers=criteria_headers(labels),
+        criteria=criteria_rows(target, labels, names),
+        reviews=reviews.submitted_reviews(session=session, round_id=round_id, target_id=target_id),
+        comments=_comments(session, round_id, target_id, counted),
+        withheld=any(g.status != OK for g in target.groups),
+        note=note_lines(result, [forms[g.group_id] for g in target.groups if g.group_id in forms]),
+    )
 
-    title = f"评议结果报告 · {target.name} · {round_.name}"
+
+def target_report_html(
+    *,
+    session: Session,
+    round_id: int,
+    target_id: int,
+    leader_scores: Mapping[int, float | None] | None = None,
+) -> str:
+    """A self-contained, print-ready A4 page of one target's results (评议结果报告)."""
+    report = target_report(
+        session=session, round_id=round_id, target_id=target_id, leader_scores=leader_scores
+    )
+    note = "<br>".join(html.escape(line) for line in report.note)
     body = (
         '<p class="hint">请用浏览器打印:A4 纸,缩放 100%,不打印页眉页脚。</p>'
         "<main>"
         "<h1>评议结果报告</h1>"
-        f'<p class="round">{html.escape(round_.name)}</p>'
-        f"{_facts(target, result)}"
+        f'<p class="round">{html.escape(report.round_name)}</p>'
+        f"{_facts(report)}"
         "<h2>各评议群体得分</h2>"
-        f"{_groups_section(target, group_names)}"
+        f"{_groups_section(report)}"
         "<h2>分项评价</h2>"
-        f"{_criteria_section(target, labels, names)}"
+        f"{_criteria_section(report)}"
         "<h2>领导点评</h2>"
-        f"{_leader_section(leader)}"
+        f"{_leader_section(report.reviews)}"
         "<h2>群众意见建议</h2>"
-        f"{_comments_section(comments, withheld)}"
-        f"{_note(result, [forms[g.group_id] for g in target.groups if g.group_id in forms])}"
+        f"{_comments_section(report.comments, report.withheld)}"
+        f'<div class="note">{note}</div>'
         "</main>"
     )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title>"
+        f"<title>{html.escape(report.title)}</title>"
         f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
     )

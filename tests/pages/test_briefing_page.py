@@ -74,7 +74,10 @@ def test_the_office_sees_a_branch_briefing_and_can_download_it(demo_db: Path, op
     at = open_page(PAGE)
     assert at.title[0].value == "通报情况"
     assert [h.value for h in at.header] == [f"{branch.name}情况通报"]
-    assert download(at).label == "下载打印版(HTML)"
+    assert [b.proto.label for b in at.get("download_button")] == [
+        "下载打印版(HTML)",
+        "下载 Word 文档",
+    ]
     assert at.info[0].value.startswith("党员 ")
     texts = [t.value for t in at.text]
     assert texts[:3] == ["党员活动室建成投用", "组织生活不够规范", "(未填写)"]

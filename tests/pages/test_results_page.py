@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docx
 import openpyxl
 import pytest
 from google.protobuf import text_format
@@ -24,7 +25,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 from worlds import count
 
-from pingyi import ballots, codes, db, demo, groups, reports, rounds, scoring
+from pingyi import ballots, codes, db, demo, documents, groups, reports, rounds, scoring
 from pingyi import reviews as leader_reviews
 from pingyi.criteria import LevelView
 from pingyi.models import (
@@ -447,7 +448,7 @@ def test_a_round_with_one_result_has_no_trend_chart(voted: Voted, open_page):
 def test_summary_workbook_and_report_page_downloads(voted: Voted, open_page, deferred):
     at = show_target(open_page(PAGE), voted.round_id, voted.vendor_target)
     labels = {b.proto.label for b in at.get("download_button")}
-    assert labels == {"下载汇总表(Excel)", "下载评议结果报告(可打印)"}
+    assert labels == {"下载汇总表(Excel)", "下载评议结果报告(可打印)", "下载 Word 文档"}
 
     mime, make = deferred[f"测评结果汇总表_{demo.DEMO_ROUND}.xlsx"]
     assert mime == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -461,6 +462,11 @@ def test_summary_workbook_and_report_page_downloads(voted: Voted, open_page, def
     assert mime == "text/html"
     html = make()
     assert "<!DOCTYPE html>" in html and target.name in html
+
+    mime, make = deferred[f"评议结果报告_{target.name}_{demo.DEMO_ROUND}.docx"]
+    assert mime == documents.DOCX_MIME
+    word = docx.Document(io.BytesIO(make()))
+    assert target.name in [cell.text for cell in word.tables[0].rows[0].cells]
 
 
 # ---- no results yet

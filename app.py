@@ -35,7 +35,7 @@ for spec in [*shown, *(spec for spec in navigation.ALL if spec not in shown)]:
 # Which page runs is known only once st.navigation has resolved the URL: ask with the menu
 # hidden, and draw it (with who is logged in) for logged-in people, never on the ballot.
 current = st.navigation(menu, position="hidden")
-if user is not None and current.url_path != navigation.BALLOT.url_path:
+if user is not None and not navigation.bare(current.url_path, st.query_params.to_dict()):
     current = st.navigation(menu, expanded=True)
     login.sidebar(user)
 current.run()

@@ -1,9 +1,15 @@
-"""会议大屏: participation and submissions live on the projector; results once published."""
+"""会议大屏: participation and submissions live on the projector; results once published.
+
+Two views of one page: the office's (with the menu and the sidebar's 大屏控制: the round,
+公布结果, 结束评议并开箱计票) and the projected one, `/meeting?screen=1[&round=ID]`, with no menu,
+sidebar or Streamlit toolbar, larger type, and the ballot page's QR code while a group's
+evaluation is open. Nothing can be changed from the projected view."""
 
 import streamlit as st
 
 from pingyi import audit, box, db, evaluation, meeting, rounds, ui
 from pingyi.auth import Role
+from pingyi.models import Round
 from pingyi.ui import auth as login
 from pingyi.ui import meeting as view
 from pingyi.ui.picker import pick_round
@@ -17,7 +23,8 @@ user = login.require(Role.ADMIN)
 REFRESH_SECONDS = 3
 COUNTED = "meeting_counted"  # what the last 开箱计票 did, said once after the rerun
 
-view.style()
+projector = view.is_projector()
+view.style(projector=projector)
 
 with db.session(ui.engine()) as s:
     all_rounds = rounds.list_rounds(session=s)
@@ -28,7 +35,16 @@ if not all_rounds:
     st.info("还没有评议轮次:请先创建并开启评议轮次。")
     st.stop()
 
-with st.sidebar:
+
+def projected_round() -> Round:
+    """The round the projected view shows: ?round=ID, else the current one, else the newest."""
+    wanted = st.query_params.get("round")
+    chosen = next((r for r in all_rounds if wanted is not None and str(r.id) == wanted), None)
+    return chosen or current or all_rounds[0]
+
+
+def control_sidebar() -> Round:
+    """大屏控制: which round, 公布结果 / 隐藏结果, and the link to the projected view."""
     st.subheader("大屏控制")
     round_ = pick_round(all_rounds, current, key="meeting_round")
     round_id: int = round_.id  # type: ignore[assignment]
@@ -52,9 +68,13 @@ with st.sidebar:
                 detail=round_.name,
             )
         st.rerun()
-
-if COUNTED in st.session_state:
-    st.sidebar.success(st.session_state.pop(COUNTED))
+    st.link_button(
+        "打开投影画面",
+        f"meeting?{view.SCREEN}=1&round={round_id}",
+        icon=":material/cast:",
+        help="在投影仪所连的窗口中打开(需在该窗口登录):只有大屏内容,没有菜单和控制按钮",
+    )
+    return round_
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -81,8 +101,15 @@ def evaluation_controls(round_id: int) -> None:
     st.rerun()  # the whole page: participation and results now include the count
 
 
-with st.sidebar:
-    evaluation_controls(round_id)
+if projector:
+    round_ = projected_round()
+else:
+    with st.sidebar:
+        round_ = control_sidebar()
+        if COUNTED in st.session_state:
+            st.success(st.session_state.pop(COUNTED))
+        evaluation_controls(round_.id)  # type: ignore[arg-type]
+round_id: int = round_.id  # type: ignore[assignment]
 
 st.title(md_escape(round_.name))
 
@@ -97,7 +124,11 @@ def live(round_id: int) -> None:
     """Everything that changes while people vote: redrawn alone, without rerunning the page."""
     with db.session(ui.engine()) as s:
         snapshot = meeting.snapshot(session=s, round_id=round_id)
+        states = evaluation.status(session=s, round_id=round_id) if projector else []
+    voting = [state.group_name for state in states if state.issued and not state.counted]
     with st.container(key=view.LIVE):
+        if voting:
+            view.ballot_qr(voting)
         view.header(snapshot)
         view.participation(snapshot)
         if snapshot.standings is None:

@@ -15,7 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pingyi import criteria
+from pingyi import address, criteria, slips
+from pingyi.config import settings
 from pingyi.evaluation import GroupState
 from pingyi.meeting import CHINA_TIME, MeetingSnapshot, Ranked, Standings, TargetDetail
 from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, TemplateKey
@@ -57,8 +58,60 @@ _CSS = """<style>
 </style>"""
 
 
-def style() -> None:
-    st.html(_CSS)
+# 投影画面 (?screen=1): only the meeting, nothing of Streamlit's or the office's controls, and
+# type a size up again for the back of a room at 1280×720 as at 1920×1080.
+_PROJECTOR_CSS = """<style>
+[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stSidebar"],
+[data-testid="stSidebarCollapsedControl"], [data-testid="stSidebarNav"],
+[data-testid="stDecoration"], [data-testid="stStatusWidget"], footer { display: none !important; }
+.stMainBlockContainer { padding: 1.5rem 2.5rem 2rem; }
+.st-key-meeting_live [data-testid="stMarkdownContainer"] p { font-size: 1.6rem; }
+.st-key-meeting_qr [data-testid="stMarkdownContainer"] p { font-size: 2.2rem; font-weight: 600; }
+.st-key-meeting_qr img { image-rendering: pixelated; }
+.st-key-meeting_qr code { font-size: 1.6rem; }
+</style>"""
+SCREEN = "screen"  # ?screen=1: the projected view
+QR_BOX = "meeting_qr"  # the keyed container of the ballot page's QR code
+SCAN = "扫码输入测评码"
+
+
+def style(*, projector: bool = False) -> None:
+    st.html(_CSS + (_PROJECTOR_CSS if projector else ""))
+
+
+def is_projector() -> bool:
+    """Whether this is the projected view (`/meeting?screen=1`) rather than the office's."""
+    return st.query_params.get(SCREEN) == "1"
+
+
+def ballot_address() -> str:
+    """The ballot page as phones reach it: the address the office's browser used when that is
+    not this machine's loopback, else PINGYI_BASE_URL, else this machine's network address."""
+    config = settings()
+    try:
+        request = st.context.url or None
+    except Exception:  # outside a browser request (AppTest)
+        request = None
+    try:
+        suggestion = address.suggest(
+            request_url=request,
+            configured=config.base_url if config.base_url_set else None,
+            port=st.get_option("server.port"),
+        )
+    except address.AddressError:
+        return slips.ballot_page(config.base_url)
+    return slips.ballot_page(suggestion.base_url)
+
+
+def ballot_qr(open_groups: list[str]) -> None:
+    """While a group's evaluation is open: the ballot page's QR code, large, to scan."""
+    url = ballot_address()
+    with st.container(key=QR_BOX, border=True):
+        left, right = st.columns([1, 2], vertical_alignment="center")
+        left.image(slips.qr_png(url, scale=12), width=320)
+        right.markdown(f"**{SCAN}**")
+        right.code(url, language=None, wrap_lines=True)
+        right.caption("正在评议:" + "、".join(md_escape(name) for name in open_groups))
 
 
 # ---- participation

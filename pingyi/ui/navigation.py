@@ -35,6 +35,14 @@ def _inspectors(user: User) -> bool:
 
 
 MINE, REVIEW, OFFICE = "我的", "评议工作", "领导小组办公室"
+MEETING_URL = "meeting"
+
+
+def bare(url_path: str, query: dict[str, str]) -> bool:
+    """Pages drawn without the menu and the sidebar: the ballot, and the meeting screen's
+    projected view (/meeting?screen=1)."""
+    return url_path == BALLOT.url_path or (url_path == MEETING_URL and query.get("screen") == "1")
+
 
 # In menu order; the first page of the list is where a logged-in person lands.
 PAGES = [
@@ -91,7 +99,7 @@ PAGES = [
     ),
     PageSpec("pages/codes.py", "测评码", ":material/qr_code_2:", "codes", OFFICE, _any(ADMIN)),
     PageSpec(
-        "pages/meeting.py", "会议大屏", ":material/co_present:", "meeting", OFFICE, _any(ADMIN)
+        "pages/meeting.py", "会议大屏", ":material/co_present:", MEETING_URL, OFFICE, _any(ADMIN)
     ),
     PageSpec("pages/results.py", "结果", ":material/leaderboard:", "results", OFFICE, _any(ADMIN)),
     PageSpec("pages/settings.py", "评分设置", ":material/tune:", "settings", OFFICE, _any(ADMIN)),

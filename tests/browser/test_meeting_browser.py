@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import ballotdevice as device
 import pytest
@@ -21,6 +22,9 @@ from pingyi.models import GroupKey
 from pingyi.ui import meeting as view
 
 pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+OFFICE, OFFICE_PASSWORD = "office", "office-pass-1"  # conftest's demo servers' 管理员
 
 PROJECTOR = {"width": 1920, "height": 1080}
 EXCEPTION = '[data-testid="stException"]'
@@ -129,3 +133,40 @@ def test_the_screen_updates_by_itself_and_shows_results_only_once_published(
     screen.wait_for_timeout(1000)
     screen.screenshot(path=str(screenshot.__globals__["ARTIFACTS"] / "meeting.png"))
     screenshot(screen, "meeting-full")
+
+
+@pytest.mark.parametrize("size", [PROJECTOR, {"width": 1280, "height": 720}], ids=["1080p", "720p"])
+def test_the_projected_view_is_the_meeting_alone_with_the_qr_to_scan(  # type: ignore[no-untyped-def]
+    own_demo_app, engine, new_page, settle, size
+):
+    """/meeting?screen=1: no menu, no sidebar, no Streamlit toolbar, no office button; the
+    ballot page's QR code, large, while a group's evaluation is open (codes issued, not yet
+    counted); type readable from the back of a room. Screenshots meeting-projector-*.png."""
+    issue(own_demo_app, 1)  # 局全体工作人员 voting
+    screen = new_page(**size)
+    screen.goto(f"{own_demo_app.url}/meeting?screen=1")
+    settle(screen, "登录")  # the projected window logs in as the office too
+    screen.get_by_label("用户名").fill(OFFICE)
+    screen.get_by_label("密码", exact=True).fill(OFFICE_PASSWORD)
+    screen.get_by_role("button", name="登录").click()
+    settle(screen, view.SCAN)
+    for hidden in ("stSidebar", "stSidebarNav", "stHeader", "stToolbar"):
+        assert not screen.locator(f'[data-testid="{hidden}"]').is_visible(), hidden
+    assert screen.get_by_role("button", name="公布结果").count() == 0
+    assert screen.get_by_role("button", name="退出登录").count() == 0
+    qr = screen.locator(".st-key-meeting_qr img").first
+    box = qr.bounding_box()
+    assert box is not None and box["width"] >= 250, box  # scannable from a few rows back
+    title = screen.locator("h1").first
+    assert float(title.evaluate("h => getComputedStyle(h).fontSize").rstrip("px")) >= 40
+    metric = screen.locator('[data-testid="stMetricValue"] p').first
+    assert float(metric.evaluate("m => getComputedStyle(m).fontSize").rstrip("px")) >= 40
+    assert screen.locator(EXCEPTION).count() == 0
+    screen.screenshot(
+        path=str(screenshot_dir() / f"meeting-projector-{size['width']}x{size['height']}.png")
+    )
+
+
+def screenshot_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -293,3 +293,58 @@ def test_a_box_that_cannot_be_opened_says_why_and_counts_nothing(
     # refresh offers the group's button again.
     at.run()
     assert f"结束「{STAFF}」评议并开箱计票" in [b.label for b in at.sidebar.button]
+
+
+# ---- the projected view: /meeting?screen=1
+
+
+def projected(round_id: int | None = None) -> AppTest:
+    at = logged_in(AppTest.from_file(PAGE, default_timeout=60))
+    at.query_params[view.SCREEN] = "1"
+    if round_id is not None:
+        at.query_params["round"] = str(round_id)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_projected_view_has_no_controls_and_shows_the_qr_while_a_group_votes(
+    round_id: int,
+) -> None:
+    at = projected()
+    assert not at.sidebar.children, "nothing in the sidebar"
+    labels = {b.label for b in at.button}
+    assert not labels & {"公布结果", "隐藏结果"}
+    assert not [b for b in at.button if b.label.startswith("结束")]
+    assert at.title[0].value.startswith("2026年第四季度")
+    assert view.SCAN not in [m.value.strip("*") for m in at.markdown], "no code issued yet"
+
+    vote(round_id, 2)  # codes issued and used: 局全体工作人员 is voting
+    at = projected()
+    assert f"**{view.SCAN}**" in [m.value for m in at.markdown]
+    assert at.get("image"), "the ballot page's QR code"
+    assert any(c.value.startswith("http") and c.value.endswith("/ballot") for c in at.code)
+    assert any("正在评议:局全体工作人员" in c.value for c in at.caption)
+
+    count_staff(round_id)  # counted: no group votes any more, the QR goes
+    at = projected()
+    assert f"**{view.SCAN}**" not in [m.value for m in at.markdown]
+
+
+def test_the_office_view_links_to_the_projected_view(round_id: int) -> None:
+    at = open_page()
+    (link,) = [b for b in at.get("link_button") if b.proto.label == "打开投影画面"]
+    assert link.proto.url == f"meeting?screen=1&round={round_id}"
+    assert {b.label for b in at.button} >= {"公布结果"}
+
+
+def test_the_app_draws_no_menu_or_sidebar_around_the_projected_view(round_id: int) -> None:
+    app = Path(__file__).resolve().parents[2] / "app.py"
+    at = logged_in(AppTest.from_file(app, default_timeout=60)).run()
+    at.switch_page("pages/meeting.py").run()
+    assert at.sidebar.children, "the office's view: menu, who is logged in, 大屏控制"
+    at.query_params[view.SCREEN] = "1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.sidebar.children
+    assert at.title[0].value.startswith("2026年第四季度")

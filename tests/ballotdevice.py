@@ -130,7 +130,7 @@ TOUCH_TARGETS = (
     + """
   const root = findRoot();
   if (!root) return [];
-  return [...root.querySelectorAll('.scale button, .turn, .send, button.link')]
+  return [...root.querySelectorAll('.scale button, .shortcuts button, .turn, .send, button.link')]
     .map(b => { const r = b.getBoundingClientRect(); return [r.width, r.height, b.textContent]; })
     .filter(([w, h]) => w > 0 && h > 0);
 }"""
@@ -490,6 +490,19 @@ def assert_shows(page: Any, tapped: Tapped) -> None:
     answers, comments = now.expected(tapped)
     assert now.answers == answers
     assert now.comments == comments
+
+
+TOUCH_MIN = 44  # px, the smallest comfortable touch target
+
+
+def assert_fits_and_touchable(page: Any, *, rows: int) -> None:
+    """No sideways scrolling; every scale button and button of the element ≥ 44 px."""
+    for scroll_width, width in page.evaluate(WIDTHS):
+        assert scroll_width <= width, f"horizontal scrolling: {scroll_width} > {width}"
+    sizes = page.evaluate(TOUCH_TARGETS)
+    assert len(sizes) >= rows * 4
+    small = [size for size in sizes if size[0] < TOUCH_MIN or size[1] < TOUCH_MIN]
+    assert small == [], small
 
 
 def assert_nothing_stored(server: Any, before: Snapshot, code: str, tapped: Tapped) -> None:

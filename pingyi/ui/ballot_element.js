@@ -12,6 +12,11 @@
 //             (the reply had been lost) and the page thanks or refuses.
 //   "clear":  the code's ballot is in, or the code can no longer vote: forget it here.
 //
+// data.form: the group's form. kind "itemized" (分项: every criterion of the card's category) or
+// "overall" (总体: one item a card, criterion 0, with the category's criteria as `weigh`);
+// levels [id, label, scored]: the scored ones are 本张全部选's buttons, the one unscored level
+// (不了解), if offered, is what 不了解此人 sets; `comments` says whether cards have a comment box.
+//
 // Names and criteria come from the roster: they are only ever set as textContent.
 
 const STORE = "pingyi.ballot.v1.";
@@ -175,6 +180,9 @@ class Ballot {
     for (const card of this.form.cards)
       for (const [cid] of card.criteria) this.items.set(`${card.id}:${cid}`, true);
     this.levelIds = new Set(this.form.levels.map(([id]) => id));
+    this.scored = this.form.levels.filter((level) => level[2] !== false);
+    const unknown = this.form.levels.find((level) => level[2] === false);
+    this.unknown = unknown ? unknown[0] : null;
     this.record = this.loadRecord();
     this.saved = writeRecord(this.code, this.record);
     this.page = this.startPage();
@@ -193,6 +201,7 @@ class Ballot {
       token: /^[0-9a-f]{32}$/.test(stored.token) ? stored.token : newToken(),
       answers: {},
       comments: {},
+      before: {}, // card → its answers before 不了解此人, for 撤销
       pending: stored.pending === true,
       sid: typeof stored.sid === "string" ? stored.sid : null,
       page: Number.isInteger(stored.page) ? stored.page : null,
@@ -200,9 +209,16 @@ class Ballot {
     for (const [item, level] of Object.entries(stored.answers || {}))
       if (this.items.has(item) && this.levelIds.has(level)) record.answers[item] = level;
     const cards = new Set(this.form.cards.map((card) => String(card.id)));
-    for (const [target, text] of Object.entries(stored.comments || {}))
-      if (cards.has(target) && typeof text === "string" && text.trim())
-        record.comments[target] = text.slice(0, this.form.commentMax);
+    if (this.form.comments !== false)
+      for (const [target, text] of Object.entries(stored.comments || {}))
+        if (cards.has(target) && typeof text === "string" && text.trim())
+          record.comments[target] = text.slice(0, this.form.commentMax);
+    for (const [target, earlier] of Object.entries(stored.before || {})) {
+      if (!cards.has(target) || typeof earlier !== "object" || earlier === null) continue;
+      record.before[target] = {};
+      for (const [item, level] of Object.entries(earlier))
+        if (this.items.has(item) && this.levelIds.has(level)) record.before[target][item] = level;
+    }
     return record;
   }
 
@@ -237,6 +253,18 @@ class Ballot {
     return this.form.cards.filter((card) => this.leftOn(card) > 0);
   }
 
+  // 已评 / 不了解 (every item 不了解) / 未完成, for the 核对 list.
+  stateOf(card) {
+    const left = this.leftOn(card);
+    if (left) return { kind: "open", text: `未完成(还有 ${left} 项)` };
+    const all = card.criteria.every(([cid]) => this.record.answers[`${card.id}:${cid}`] === this.unknown);
+    return all && this.unknown !== null ? { kind: "unknown", text: "不了解" } : { kind: "done", text: "已评" };
+  }
+
+  isOverall(card) {
+    return this.form.kind === "overall" || card.criteria.length === 1;
+  }
+
   // ---- drawing
 
   build() {
@@ -247,7 +275,9 @@ class Ballot {
     this.meter = el("div", { class: "meter" }, el("div", { class: "fill" }));
     this.count = el("div", { class: "count" });
     this.next = el("button", { type: "button", class: "link next" });
-    this.bar.append(this.net, this.local, this.meter, this.count, this.next);
+    this.toReview = el("button", { type: "button", class: "link to-review", text: "核对 ↓" });
+    const links = el("div", { class: "links" }, this.next, this.toReview);
+    this.bar.append(this.net, this.local, this.meter, this.count, links);
     this.cards = el("div", { class: "cards" });
     this.turner = el("nav", { class: "turner", "aria-label": "翻页" });
     this.back = el("button", { type: "button", class: "turn back", text: "‹ 上一页" });
@@ -255,8 +285,25 @@ class Ballot {
     this.forward = el("button", { type: "button", class: "turn forward", text: "下一页 ›" });
     this.turner.append(this.back, this.where, this.forward);
     this.submitBox = el("section", { class: "submit", id: "submit" });
+    // 提交前核对: every card with its state, each a jump to the card.
+    this.reviewHead = el("h3", { class: "review-head" });
+    this.reviewList = el("ol", { class: "review" });
+    this.reviewItems = new Map();
+    for (const card of this.form.cards) {
+      const state = el("span", { class: "state" });
+      const button = el(
+        "button",
+        { type: "button", class: "link", "data-target": card.id },
+        el("span", { class: "who", text: card.name }),
+        state,
+      );
+      this.reviewItems.set(card.id, state);
+      this.reviewList.appendChild(el("li", {}, button));
+    }
     // What 提交 says goes under the button, so the button never moves under a second tap.
     this.submitBox.append(
+      this.reviewHead,
+      this.reviewList,
       el("h3", { text: "提交" }),
       el("div", { class: "count" }),
       el("button", { type: "button", class: "send", text: "提交评议" }),
@@ -271,6 +318,12 @@ class Ballot {
     this.back.addEventListener("click", () => this.turnTo(this.page - 1));
     this.forward.addEventListener("click", () => this.turnTo(this.page + 1));
     this.next.addEventListener("click", () => this.jumpToNext());
+    this.toReview.addEventListener("click", () => this.reviewHead.scrollIntoView({ block: "start" }));
+    this.reviewList.addEventListener("click", (event) => {
+      const target = event.target.closest("button[data-target]");
+      if (target) this.jumpTo(Number(target.dataset.target));
+    });
+    this.cards.addEventListener("click", (event) => this.shortcut(event));
     this.submitBox.querySelector(".send").addEventListener("click", () => this.submit());
     this.submitBox.querySelector(".missing").addEventListener("click", (event) => {
       const target = event.target.closest("button[data-target]");
@@ -313,6 +366,8 @@ class Ballot {
       el("p", { class: "about", text: `第 ${number}/${this.form.cards.length} 张 · ${about}` }),
       el("p", { class: "left" }),
     );
+    const overall = this.isOverall(card);
+    if (!overall) node.append(this.drawShortcuts(card));
     card.criteria.forEach(([cid, name], index) => {
       const chosen = this.record.answers[`${card.id}:${cid}`];
       const scale = el("div", { class: "scale", role: "radiogroup" });
@@ -332,11 +387,15 @@ class Ballot {
         el(
           "div",
           { class: "item", "data-criterion": cid },
-          el("div", { class: "label", text: `${index + 1}. ${name}` }),
+          el("div", { class: "label", text: overall ? name : `${index + 1}. ${name}` }),
           scale,
         ),
       );
     });
+    if (card.weigh && card.weigh.length)
+      node.append(el("p", { class: "weigh", text: `请综合考虑:${card.weigh.join("、")}` }));
+    this.drawLeft(node, card);
+    if (this.form.comments === false) return node;
     const note = el("textarea", {
       rows: "2",
       maxlength: String(this.form.commentMax),
@@ -346,8 +405,26 @@ class Ballot {
     note.value = this.record.comments[card.id] || "";
     note.readOnly = this.record.pending;
     node.append(el("label", { class: "note" }, el("span", { text: "意见建议(选填)" }), note));
-    this.drawLeft(node, card);
     return node;
+  }
+
+  // 本张全部选「X」 for each scored level, and 不了解此人 (or 撤销不了解) when 不了解 is offered.
+  drawShortcuts(card) {
+    const row = el("div", { class: "shortcuts" }, el("span", { class: "hint", text: "本张全部选" }));
+    for (const [lid, label] of this.scored)
+      row.appendChild(el("button", { type: "button", class: "fill", "data-fill": lid, text: label }));
+    if (this.unknown !== null) {
+      const undo = card.id in this.record.before;
+      row.appendChild(
+        el("button", {
+          type: "button",
+          class: undo ? "whole undo" : "whole",
+          "data-whole": card.id,
+          text: undo ? "撤销不了解" : "不了解此人",
+        }),
+      );
+    }
+    return row;
   }
 
   drawLeft(node, card) {
@@ -364,6 +441,7 @@ class Ballot {
     const chosen = Object.keys(this.record.answers).length;
     const text = `已完成 ${done}/${total} 张 · 已选 ${chosen}/${this.items.size} 项`;
     for (const line of this.root.querySelectorAll(".count")) line.textContent = text;
+    this.drawReview();
     this.meter.firstChild.style.width = `${total ? (100 * done) / total : 100}%`;
     if (gaps.length) {
       const first = gaps[0];
@@ -377,6 +455,23 @@ class Ballot {
       delete this.next.dataset.target;
       this.next.classList.add("all-done");
     }
+  }
+
+  // The 核对 list: each card's state, and the counts above it. Only the text of the states
+  // changes: a tap never rebuilds the list.
+  drawReview() {
+    const counts = { done: 0, unknown: 0, open: 0 };
+    for (const card of this.form.cards) {
+      const state = this.stateOf(card);
+      counts[state.kind]++;
+      const node = this.reviewItems.get(card.id);
+      if (node.textContent !== state.text) {
+        node.textContent = state.text;
+        node.className = `state ${state.kind}`;
+      }
+    }
+    this.reviewHead.textContent =
+      `提交前核对:已评 ${counts.done} · 不了解 ${counts.unknown} · 未完成 ${counts.open}`;
   }
 
   // ---- taps, comments, pages
@@ -419,10 +514,67 @@ class Ballot {
       other.setAttribute("aria-checked", String(other === button));
     this.record.answers[item] = level;
     const card = this.cardOf(button);
+    if (card.id in this.record.before) {
+      // Changed by hand after 不了解此人: that is now the card's answer, nothing to undo.
+      delete this.record.before[card.id];
+      this.redrawCard(card);
+    }
     this.drawLeft(button.closest(".card"), card);
     this.drawProgress();
     this.clearMessage();
     this.store();
+  }
+
+  // 本张全部选「X」 and 不了解此人 / 撤销不了解: a whole card in one tap.
+  shortcut(event) {
+    if (this.record.pending) return;
+    const fill = event.target.closest("button[data-fill]");
+    const whole = event.target.closest("button[data-whole]");
+    if (!fill && !whole) return;
+    const card = this.cardOf(fill || whole);
+    if (fill) this.fillCard(card, Number(fill.dataset.fill));
+    else if (card.id in this.record.before) this.undoUnknown(card);
+    else this.markUnknown(card);
+    this.redrawCard(card);
+    this.drawProgress();
+    this.clearMessage();
+    this.store();
+  }
+
+  fillCard(card, level) {
+    delete this.record.before[card.id];
+    for (const [cid] of card.criteria) {
+      const item = `${card.id}:${cid}`;
+      if (!(item in this.record.answers)) this.record.answers[item] = level;
+    }
+  }
+
+  markUnknown(card) {
+    const earlier = {};
+    for (const [cid] of card.criteria) {
+      const item = `${card.id}:${cid}`;
+      if (item in this.record.answers) earlier[item] = this.record.answers[item];
+      this.record.answers[item] = this.unknown;
+    }
+    this.record.before[card.id] = earlier;
+  }
+
+  undoUnknown(card) {
+    const earlier = this.record.before[card.id] || {};
+    for (const [cid] of card.criteria) {
+      const item = `${card.id}:${cid}`;
+      if (item in earlier) this.record.answers[item] = earlier[item];
+      else delete this.record.answers[item];
+    }
+    delete this.record.before[card.id];
+  }
+
+  // The card drawn again from the record, in place (its comment box keeps its text).
+  redrawCard(card) {
+    const old = this.cards.querySelector(`#card-${card.id}`);
+    if (!old) return;
+    const index = this.form.cards.indexOf(card);
+    old.replaceWith(this.drawCard(card, index + 1, this.form.levels));
   }
 
   typed(event) {

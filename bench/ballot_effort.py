@@ -95,7 +95,7 @@ def build(directory: Path, *, itemized: bool) -> World:
     if itemized:
         itemized_demo(lambda *args: cli(env, *args))
     else:
-        cli(env, "demo")
+        cli(env, "demo", "--no-history")
     engine = db.make_engine(env["PINGYI_DATABASE_URL"])
     try:
         with db.session(engine) as s:

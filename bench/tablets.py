@@ -480,7 +480,7 @@ def itemized_demo(cli: Callable[..., object]) -> None:
     """The demo bureau with a current round on the 方案's forms: every group 分项, the vendors'
     80 cards with every criterion (the demo's own round has them rate 总体). Through the CLI
     `cli(*args)`: the demo, its round ended untouched, a new round made and opened."""
-    cli("demo")
+    cli("demo", "--no-history")
     cli("round", "step", "--round", DEMO_ROUND, "已结束")
     cli("round", "create", ITEMIZED_ROUND, "--quarter", "2027Q1")
     cli("round", "open", "--round", ITEMIZED_ROUND)

@@ -55,8 +55,9 @@ if not has_data and is_admin:
             st.error(str(exc))
         else:
             st.session_state[FLASH] = (
-                f"已加载示例数据:{summary.branches} 个党支部,{summary.members} 名党员,"
-                f"进行中的轮次「{summary.round_name}」"
+                f"已加载示例数据:{summary.branches} 个党支部,{summary.members} 名党员;"
+                f"上一轮已结束、结果已公布,进行中的轮次「{summary.round_name}」正在开展点评。"
+                "在会议大屏可看上一轮结果;用命令 pingyi demo simulate 可模拟现场投票。"
             )
             st.rerun()
     right.page_link("pages/roster.py", label="导入名册", icon=":material/upload_file:")

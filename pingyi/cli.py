@@ -55,9 +55,25 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--port", type=int, default=8501, help="端口(默认 8501)")
     sub.add_argument("--dry-run", action="store_true", help="只显示地址和启动命令,不启动")
 
-    sub = command("demo", _demo, "载入示例单位(领导班子、机关和基层党支部、进行中的评议轮次)")
+    sub = command(
+        "demo",
+        _demo,
+        "载入示例单位:领导班子、机关和基层党支部,已结束的上一轮(结果已公布)和开展点评中的本轮",
+    )
     sub.add_argument("--size", choices=["small", "large"], default="small")
     sub.add_argument("--replace", action="store_true", help="清空现有全部数据后载入")
+    sub.add_argument(
+        "--no-history", action="store_true", help="只载入名册和刚开启的本轮(没有上一轮和点评)"
+    )
+    demo_actions = sub.add_subparsers(title="命令", dest="demo_action")
+    simulate = demo_actions.add_parser(
+        "simulate",
+        help="在示例数据库上按会议节奏投票,让会议大屏动起来(只能用于示例数据库)",
+        description="在示例数据库上按会议节奏投票,让会议大屏动起来(只能用于示例数据库)",
+    )
+    simulate.add_argument("--minutes", type=float, default=5.0, help="在几分钟内投完(默认 5)")
+    simulate.add_argument("--group", help="只为这个评议群体投票:键、名称或编号(默认全部)")
+    simulate.set_defaults(handler=_demo_simulate)
 
     sub = command(
         "import-roster", _import_roster, "从 .xlsx 或 .csv 名册导入(全部成功或不做任何改动)"
@@ -232,14 +248,23 @@ def _init(_args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     with db.transaction() as session:
-        summary = demo.load_demo(session=session, size=args.size, replace=args.replace)
+        summary = demo.load_demo(
+            session=session, size=args.size, replace=args.replace, history=not args.no_history
+        )
         audit.record(
             session=session, actor=audit.CLI_ACTOR, action="加载示例数据", detail=args.size
         )
+    history = "" if args.no_history else "上一轮已结束、结果已公布;"
     print(
-        f"已载入示例单位:{summary.branches} 个党支部,{summary.members} 名党员;"
+        f"已载入示例单位:{summary.branches} 个党支部,{summary.members} 名党员;{history}"
         f"进行中的轮次「{summary.round_name}」"
     )
+    return 0
+
+
+def _demo_simulate(args: argparse.Namespace) -> int:
+    done = demo.simulate(db.engine(), minutes=args.minutes, group=args.group)
+    print(f"模拟投票完成:{done.ballots} 张评议票,用时 {done.seconds:g} 秒")
     return 0
 
 

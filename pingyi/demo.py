@@ -9,14 +9,17 @@ from __future__ import annotations
 import csv
 import io
 import random
+import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import delete, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, func, select
 
-from pingyi import bootstrap, criteria, groups, roster, rounds
-from pingyi.models import Account, Branch, FormKind, GroupKey, Member, metadata
+from pingyi import ballots, bootstrap, codes, db, demo_history, evaluation, groups, roster, rounds
+from pingyi.models import Account, Branch, GroupKey, Member, Setting, metadata
 
 Size = Literal["small", "large"]
 
@@ -24,6 +27,7 @@ ORGAN_UNIT = "市场发展服务局机关"
 ORGAN_BRANCH = "机关党支部"
 DEMO_ROUND = "2026年第四季度领导点评和群众评议"
 DEMO_QUARTER = "2026Q4"
+DEMO_MARK = "demo"  # Setting: this database holds the demo
 
 _GRASSROOTS_SMALL = (
     ("东城农贸市场管理所", 14),
@@ -62,7 +66,11 @@ def has_data(*, session: Session) -> bool:
     return session.exec(select(func.count()).select_from(Member)).one() > 0
 
 
-def load_demo(*, session: Session, size: Size = "small", replace: bool = False) -> DemoSummary:
+def load_demo(
+    *, session: Session, size: Size = "small", replace: bool = False, history: bool = True
+) -> DemoSummary:
+    """The demo bureau; with `history` (the default) a finished earlier round and the current
+    round at 开展点评 with part of the reviews in, else the current round just opened."""
     if has_data(session=session):
         if not replace:
             raise DemoError("数据库里已有数据;如确需用示例数据替换全部数据,请加 --replace")
@@ -75,27 +83,20 @@ def load_demo(*, session: Session, size: Size = "small", replace: bool = False) 
     if size == "large":
         headcounts = {GroupKey.ALL_STAFF: 150, GroupKey.UNIT_STAFF: 600, GroupKey.VENDORS: 3000}
     groups.set_headcounts(session=session, headcounts=headcounts)
-    round_ = rounds.create_round(session=session, name=DEMO_ROUND, quarter=DEMO_QUARTER)
-    _vendors_rate_overall(session=session, round_id=round_.id)  # type: ignore[arg-type]
-    rounds.open_round(session=session, round_=round_)
+    if history:
+        demo_history.finished_round(session=session)
+        round_ = demo_history.current_round(session=session, name=DEMO_ROUND, quarter=DEMO_QUARTER)
+    else:
+        round_ = demo_history.new_round(session=session, name=DEMO_ROUND, quarter=DEMO_QUARTER)
+    session.merge(Setting(key=DEMO_MARK, value=True))
     branch_count = len({row["党支部"] for row in rows})
     return DemoSummary(members=len(rows), branches=branch_count, round_name=round_.name)
 
 
-# The vendors' form in the demo: one rating per person on a scale of their own, so a new user
-# sees both forms (the other groups rate 分项, every criterion, as the 方案 has it).
-DEMO_VENDOR_SCALE = "满意,基本满意,不满意"
-
-
-def _vendors_rate_overall(*, session: Session, round_id: int) -> None:
-    vendors = groups.by_key(session=session)[GroupKey.VENDORS]
-    criteria.set_group_form(
-        session=session,
-        round_id=round_id,
-        group_id=vendors.id,  # type: ignore[arg-type]
-        kind=FormKind.OVERALL,
-        scale_levels=criteria.parse_scale(DEMO_VENDOR_SCALE),
-    )
+def is_demo(*, session: Session) -> bool:
+    """Whether the database holds the demo bureau (`pingyi demo simulate` runs only there)."""
+    mark = session.get(Setting, DEMO_MARK)
+    return bool(mark is not None and mark.value)
 
 
 # Kept by --replace: the office must still be able to log in, and its log is its record.
@@ -189,3 +190,76 @@ def demo_rows(size: Size = "small") -> list[dict[str, str]]:
         for index in range(headcount - 1):
             add(unit, "基层单位", branch, cadre=index < 2, elderly=index == headcount - 2)
     return rows
+
+
+# ---- pingyi demo simulate: a meeting's ballots at a meeting's pace
+
+SIMULATED_TURNOUT = 0.8  # of each group's headcount, as a meeting where most came
+
+
+@dataclass(frozen=True)
+class Simulated:
+    ballots: int
+    seconds: float
+
+
+def simulate(
+    engine: Engine,
+    *,
+    minutes: float = 5.0,
+    group: str | None = None,
+    say: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Simulated:
+    """Cast ballots through the real submit path, spread evenly over `minutes`, until each
+    group (or `group`: key or name) has ballots from 80 % of its headcount, so the 会议大屏
+    moves while a new user watches. Refused on a database that is not the demo."""
+    if minutes <= 0:
+        raise DemoError("--minutes 应大于 0")
+    rng = random.Random()
+    with db.transaction(engine) as s:
+        if not is_demo(session=s):
+            raise DemoError("这不是示例数据库(pingyi demo 载入的):不能模拟投票")
+        round_ = rounds.current(session=s)
+        if round_ is None or round_.id is None:
+            raise DemoError("没有进行中的评议轮次")
+        states = {g.group_id: g for g in evaluation.status(session=s, round_id=round_.id)}
+        chosen = [
+            g
+            for key, g in groups.by_key(session=s).items()
+            if group is None or group in (key.value, g.name, str(g.id))
+        ]
+        if not chosen:
+            raise DemoError(f"没有评议群体「{group}」")
+        plan: list[tuple[ballots.BallotForm, str]] = []
+        for g in chosen:
+            state = states.get(g.id)  # type: ignore[arg-type]
+            if state is not None and state.counted:
+                say(f"{g.name}:已开箱计票,不再投票")
+                continue
+            wanted = int(g.headcount * SIMULATED_TURNOUT) - (state.cast if state else 0)
+            if wanted <= 0:
+                continue
+            form = ballots.ballot_form(session=s, round_id=round_.id, group_id=g.id)  # type: ignore[arg-type]
+            issued = codes.issue(session=s, round_id=round_.id, group_id=g.id, count=wanted)  # type: ignore[arg-type]
+            plan += [(form, code) for code in issued]
+        round_id = round_.id
+    rng.shuffle(plan)
+    if not plan:
+        say("各评议群体都已投票,没有需要模拟的评议票")
+        return Simulated(0, 0.0)
+    interval = minutes * 60 / len(plan)
+    say(f"将在 {minutes:g} 分钟内投出 {len(plan)} 张评议票(约每 {interval:.1f} 秒一张)……")
+    began = time.monotonic()
+    for number, (form, code) in enumerate(plan, start=1):
+        sleep(max(0.0, began + (number - 1) * interval - time.monotonic()))
+        ballots.submit_with_retry(
+            engine,
+            code,
+            demo_history.random_ballot(form, rng),
+            round_id=round_id,
+            receipt=secrets.token_hex(16),
+        )
+        if number % 10 == 0 or number == len(plan):
+            say(f"已投 {number}/{len(plan)} 张")
+    return Simulated(len(plan), round(time.monotonic() - began, 1))

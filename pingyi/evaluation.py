@@ -167,6 +167,14 @@ def close(engine: Engine, *, round_id: int, group_id: int, actor: str = audit.CL
     return replace(counted, sealed=seal(engine))
 
 
+def count_in(
+    *, session: Session, round_id: int, group_id: int, actor: str = audit.CLI_ACTOR
+) -> Counted:
+    """开箱计票 in the caller's transaction (the demo loading a finished round), without the
+    seal, which cannot run inside a transaction: the next `close` finishes it."""
+    return _count(session, round_id, group_id, actor)
+
+
 def _count(session: Session, round_id: int, group_id: int, actor: str) -> Counted:
     round_ = session.get(Round, round_id)
     if round_ is None:

@@ -123,7 +123,7 @@ def audit_actions(bind: Engine) -> list[str]:
 def test_a_backup_brings_everything_back_after_the_database_was_replaced(
     app_db: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("demo") == 0
+    assert run("demo", "--no-history") == 0
     unused, tokens = vote(app_db)
     before = counts(app_db)
     # Cast, not counted: the six ballots wait sealed in the box, and come back with it.
@@ -138,7 +138,7 @@ def test_a_backup_brings_everything_back_after_the_database_was_replaced(
     assert "备份数据库" in audit_actions(app_db)
 
     # Everything replaced: a new demo round, no ballots; the backup must not land on it blindly.
-    assert run("demo", "--replace") == 0
+    assert run("demo", "--replace", "--no-history") == 0
     replaced = counts(app_db)
     assert replaced["ballots"] == 0
     assert run("restore", out) == 1
@@ -190,7 +190,7 @@ def test_a_backup_restores_into_a_new_empty_database(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert run("demo") == 0
+    assert run("demo", "--no-history") == 0
     vote(app_db)
     before = counts(app_db)
     assert before["receipts"] == 5
@@ -258,7 +258,9 @@ def test_a_backup_of_the_previous_release_is_restored_and_upgraded(
     old = tmp_path / "old-release.backup"
     assert backup.backup(bind=new_database, out=old).revision == "0001"
 
-    assert run("demo") == 0  # the current database has data, and tables 0001 did not have
+    assert (
+        run("demo", "--no-history") == 0
+    )  # the current database has data, and tables 0001 did not have
     assert run("restore", old, "--replace") == 0
     with db.session(app_db) as s:
         assert s.scalar(text("SELECT version_num FROM alembic_version")) != "0001"

@@ -32,7 +32,7 @@ def test_init_is_idempotent(fresh_db: Path, capsys: pytest.CaptureFixture[str]) 
 def test_demo_then_round_list_and_rules_check(
     fresh_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     assert cli.main(["round", "list"]) == 0
     out = capsys.readouterr().out
     assert "2026年第四季度领导点评和群众评议" in out
@@ -46,8 +46,8 @@ def test_demo_then_round_list_and_rules_check(
 def test_demo_refuses_existing_data_without_replace(
     fresh_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["demo"]) == 0
-    assert cli.main(["demo"]) == 1
+    assert cli.main(["demo", "--no-history"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 1
     assert "--replace" in capsys.readouterr().err
     assert cli.main(["demo", "--replace"]) == 0
 
@@ -87,7 +87,7 @@ def test_import_roster_reports_bad_rows_and_changes_nothing(
 def test_round_create_open_and_unknown_round(
     fresh_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     assert cli.main(["round", "create", "2027年第一季度", "--quarter", "2027Q1"]) == 0
     assert cli.main(["round", "open", "--round", "2027年第一季度"]) == 0
     assert cli.main(["rules", "check", "--round", "不存在的轮次"]) == 1
@@ -126,7 +126,7 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_codes_issue_writes_slips_and_csv_then_status_and_revoke(
     fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], checked: list[str]
 ) -> None:
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     slips, table = tmp_path / "slips.html", tmp_path / "codes.csv"
     args = ["codes", "issue", "--group", "市场经营户", "--count", "3"]
     files = ["--slips", str(slips), "--csv", str(table), "--base-url", "office.test:8501/"]
@@ -151,7 +151,7 @@ def test_codes_issue_writes_slips_and_csv_then_status_and_revoke(
 def test_codes_issue_without_files_prints_the_codes_once(
     fresh_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     capsys.readouterr()
     assert cli.main(["codes", "issue", "--group", "all_staff", "--count", "2"]) == 0
     printed = capsys.readouterr()
@@ -175,7 +175,7 @@ def test_create_admin_reads_the_password_and_refuses_a_weak_one(
 def test_accounts_create_writes_the_initial_passwords_once(
     fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     out = tmp_path / "初始密码.csv"
     assert cli.main(["accounts", "create", "--out", str(out)]) == 0
     rows = out.read_text(encoding="utf-8-sig").splitlines()
@@ -191,7 +191,7 @@ def test_accounts_create_writes_the_initial_passwords_once(
 def test_round_next_and_step_move_the_round_and_are_logged(
     fresh_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     assert cli.main(["round", "next"]) == 0
     assert "调研督查" in capsys.readouterr().out
     assert cli.main(["round", "step", "开展点评"]) == 0
@@ -210,7 +210,7 @@ def test_slips_are_refused_on_a_loopback_address_and_nothing_is_issued(
     checked: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     capsys.readouterr()
     args = ["codes", "issue", "--group", "vendors", "--count", "2"]
     for extra in ([], ["--base-url", "http://127.0.0.1:8501"]):
@@ -242,7 +242,7 @@ def test_an_unreachable_address_is_said_but_not_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(address, "check", lambda base, **_: address.Reachability(False, "无法访问"))
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     out = tmp_path / "c.csv"
     args = ["codes", "issue", "--group", "vendors", "--count", "1", "--csv", str(out)]
     assert cli.main([*args, "--base-url", "http://office.test:8501"]) == 0

@@ -76,7 +76,7 @@ def test_a_full_round_from_self_summary_to_rectification_and_into_the_next(
     engine: Engine,
 ) -> None:
     with db.transaction(engine) as s:
-        demo.load_demo(session=s)
+        demo.load_demo(session=s, history=False)
         round_id: int = rounds.current(session=s).id  # type: ignore[union-attr,assignment]
         writer = member(s, "P00014")
         own = target_of(s, round_id, writer.id)  # type: ignore[arg-type]
@@ -178,7 +178,7 @@ def test_a_full_round_from_self_summary_to_rectification_and_into_the_next(
 
 def test_a_done_item_is_not_carried_into_the_next_round(engine: Engine) -> None:
     with db.transaction(engine) as s:
-        demo.load_demo(session=s)
+        demo.load_demo(session=s, history=False)
         round_ = rounds.current(session=s)
         assert round_ is not None
         rounds.set_step(session=s, round_=round_, step=Step.REVIEW)

@@ -292,7 +292,7 @@ def _forget_engines() -> None:
 def demo_on_postgres(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """The demo bureau on PostgreSQL, and the app (`ui.engine()`) pointed at it."""
     with db.transaction(pg_engine) as s:
-        demo.load_demo(session=s)
+        demo.load_demo(session=s, history=False)
     monkeypatch.setenv("PINGYI_DATABASE_URL", pg_engine.url.render_as_string(hide_password=False))
     _forget_engines()
     yield pg_engine

@@ -399,7 +399,7 @@ def test_slips_password_strips_and_reminders_show_hostile_text_as_text(
 
 
 def test_no_page_passes_text_to_unsafe_html() -> None:
-    """`unsafe_allow_html` is used nowhere, `st.html` only for the two static style files, and
+    """`unsafe_allow_html` is used nowhere, `st.html` only for static style sheets, and
     the one custom component is the ballot element, whose script and styles are files."""
     from pathlib import Path
 
@@ -416,7 +416,7 @@ def test_no_page_passes_text_to_unsafe_html() -> None:
         assert len(found) == text.count("st.html("), f"{path}: an st.html call over lines"
         calls += [f"{path.name}: {m}" for m in found]
         components += [path.name for _ in re.findall(r"st\.components\.v2\.component\(", text)]
-    assert sorted(calls) == ["ballot.py: _CSS", "meeting.py: _CSS"]
+    assert sorted(calls) == ["ballot.py: _CSS", "meeting.py: _CSS", "meeting.py: _PROJECTOR_CSS"]
     assert components == ["ballot.py"]
     from pingyi.ui import ballot as view
 

@@ -522,7 +522,7 @@ def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_cli_export_and_report_write_readable_files(
     fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--no-history"]) == 0
     engine = db.engine()
     with db.session(engine) as s:
         round_ = rounds.current(session=s)

@@ -76,7 +76,9 @@ SCAN = "扫码输入测评码"
 
 
 def style(*, projector: bool = False) -> None:
-    st.html(_CSS + (_PROJECTOR_CSS if projector else ""))
+    st.html(_CSS)
+    if projector:
+        st.html(_PROJECTOR_CSS)
 
 
 def is_projector() -> bool:

@@ -99,7 +99,9 @@ def running_nginx(directory: Path, upstreams: tuple[int, int]) -> Iterator[str]:
     (directory / "nginx.conf").write_text(
         f"{user}worker_processes 1;\npid {directory}/nginx.pid;\n"
         f"error_log {directory}/error.log info;\n"
-        "events { worker_connections 1024; }\n"
+        # Two connections per websocket (tablet and app): room for a large meeting's phones.
+        "worker_rlimit_nofile 16384;\n"
+        "events { worker_connections 8192; }\n"
         "http {\n"
         f"  access_log {directory}/access.log;\n"
         + "".join(
@@ -160,7 +162,7 @@ def shared_database(pg_admin: Engine) -> Iterator[str]:
 def two_processes(directory: Path, database_url: str) -> Iterator[list[StreamlitServer]]:
     directory.mkdir(parents=True, exist_ok=True)
     env = app_env(directory, database_url, SHARED)
-    cli(env, "demo")
+    cli(env, "demo", "--no-history")
     cli(env, "create-admin", OFFICE, "--name", "领导小组办公室", stdin=OFFICE_PASSWORD)
     servers = [StreamlitServer(free_port(), env, directory / f"streamlit-{n}.log") for n in (1, 2)]
     try:

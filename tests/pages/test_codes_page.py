@@ -52,7 +52,7 @@ def empty_db(data_dir: Path) -> Engine:
 @pytest.fixture
 def demo_db(empty_db: Engine) -> Engine:
     with db.transaction(empty_db) as s:
-        demo.load_demo(session=s)
+        demo.load_demo(session=s, history=False)
     return empty_db
 
 

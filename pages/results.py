@@ -255,6 +255,18 @@ for (key, _), tab in zip(view.CATEGORIES, tabs, strict=True):
     with tab:
         show_category(result, round_id, key, group_names)
 
+st.subheader(view.HEATMAP_TITLE)
+heat = view.branch_heatmap_frame(result, criterion_names)
+if heat.empty:
+    st.caption("暂无党员的有效群众评议。")
+else:
+    st.plotly_chart(view.branch_heatmap(heat), config=charts.PLOTLY_CONFIG)
+    # The same figures as a table: for screen readers, and to copy.
+    st.dataframe(
+        heat,
+        column_config={c: st.column_config.NumberColumn(format="percent") for c in heat.columns},
+    )
+
 st.subheader("评议对象报告")
 targets = {t.target_id: t for t in result.targets}
 # The first target with a score opens, not one that is all 暂无.

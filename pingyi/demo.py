@@ -253,6 +253,8 @@ def simulate(
     began = time.monotonic()
     for number, (form, code) in enumerate(plan, start=1):
         sleep(max(0.0, began + (number - 1) * interval - time.monotonic()))
+        with db.transaction(engine) as s:  # the QR link opened on the phone, then 提交
+            ballots.open_code(session=s, code=code, round_id=round_id)
         ballots.submit_with_retry(
             engine,
             code,

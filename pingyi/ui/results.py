@@ -367,3 +367,69 @@ def trend_chart(
 def safe_file_part(text: str) -> str:
     """`text` usable in a file name: no path separators or characters Windows refuses."""
     return "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in text).strip()
+
+
+# ---- 党支部 × 测评项目 at a glance
+
+HEATMAP_TITLE = "各党支部普通党员分项好评率"
+
+
+def branch_heatmap_frame(result: RoundResult, criterion_names: Mapping[int, str]) -> pd.DataFrame:
+    """One row per 党支部, one column per criterion of the 普通党员 (and 总体评价 where a group
+    rates 总体): the 好评率 of the branch's members pooled, each member's weighted by its
+    rated count; empty where nobody rated it. The masses rate people, not branches: this is
+    how the branches compare."""
+    members = [
+        t
+        for t in result.targets
+        if t.template_key == TemplateKey.MEMBER
+        and t.branch_name
+        and any(g.status == OK for g in t.groups)
+    ]
+    columns = list(dict.fromkeys(item.criterion_id for t in members for item in t.criteria))
+    rated: dict[str, dict[int, list[float]]] = {}
+    for target in members:
+        row = rated.setdefault(target.branch_name, {})
+        for item in target.criteria:
+            if item.good_rate is not None and item.rated:
+                good, total = row.setdefault(item.criterion_id, [0.0, 0.0])
+                row[item.criterion_id] = [good + item.good_rate * item.rated, total + item.rated]
+    branches = list(rated)
+    frame = pd.DataFrame(
+        [
+            [(rated[b][cid][0] / rated[b][cid][1]) if cid in rated[b] else None for cid in columns]
+            for b in branches
+        ],
+        index=branches,
+        columns=[criterion_names.get(cid, f"测评项目 {cid}") for cid in columns],
+        dtype="float",
+    )
+    frame.index.name = "党支部"
+    return frame.dropna(axis=1, how="all").round(4)
+
+
+def branch_heatmap(frame: pd.DataFrame) -> go.Figure:
+    """The frame as a heatmap: red (low) to green (high) 好评率, the percentage in each cell."""
+    percent = [[None if v != v else round(v * 100, 1) for v in row] for row in frame.to_numpy()]
+    figure = go.Figure(
+        go.Heatmap(
+            z=percent,
+            x=list(frame.columns),
+            y=list(frame.index),
+            zmin=0,
+            zmax=100,
+            colorscale="RdYlGn",
+            text=[["" if v is None else f"{v:.0f}%" for v in row] for row in percent],
+            texttemplate="%{text}",
+            hovertemplate="%{y} · %{x}:%{z:.1f}%<extra></extra>",
+            colorbar={"title": "好评率 %"},
+        )
+    )
+    figure.update_layout(
+        title=HEATMAP_TITLE,
+        height=140 + 38 * max(len(frame.index), 1),
+        margin={"l": 0, "r": 0, "t": 48, "b": 0},
+        yaxis={"autorange": "reversed"},
+        xaxis={"side": "top", "tickangle": -30},
+    )
+    return figure

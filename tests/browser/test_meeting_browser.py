@@ -142,7 +142,8 @@ def test_the_projected_view_is_the_meeting_alone_with_the_qr_to_scan(  # type: i
     """/meeting?screen=1: no menu, no sidebar, no Streamlit toolbar, no office button; the
     ballot page's QR code, large, while a group's evaluation is open (codes issued, not yet
     counted); type readable from the back of a room. Screenshots meeting-projector-*.png."""
-    issue(own_demo_app, 1)  # 局全体工作人员 voting
+    # 基层单位工作人员 voting (the module's first test counted 局全体工作人员's box).
+    own_demo_app.cli("codes", "issue", "--group", "unit_staff", "--count", "1")
     screen = new_page(**size)
     screen.goto(f"{own_demo_app.url}/meeting?screen=1")
     settle(screen, "登录")  # the projected window logs in as the office too

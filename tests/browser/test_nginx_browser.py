@@ -243,23 +243,24 @@ async def meeting_day(
             await browser.close()
 
 
-def meeting_screen(launch: dict[str, Any], url: str) -> str:
-    """The 会议大屏 through nginx, logged in as the office: its text."""
-    from playwright.sync_api import sync_playwright
+async def meeting_screen(launch: dict[str, Any], url: str) -> str:
+    """The 会议大屏 through nginx, logged in as the office: its text. (Playwright's async API,
+    in a thread of its own: the session's sync browser owns this thread's event loop.)"""
+    from playwright.async_api import async_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**launch)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch)
         try:
-            page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+            page = await browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
             page.set_default_timeout(TIMEOUT)
-            page.goto(f"{url}/meeting")
-            page.get_by_label("用户名").fill(OFFICE)
-            page.get_by_label("密码", exact=True).fill(OFFICE_PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            page.get_by_text("局全体工作人员 · 已提交 / 应到").first.wait_for()
-            return page.inner_text("body")
+            await page.goto(f"{url}/meeting")
+            await page.get_by_label("用户名").fill(OFFICE)
+            await page.get_by_label("密码", exact=True).fill(OFFICE_PASSWORD)
+            await page.get_by_role("button", name="登录").click()
+            await page.get_by_text("局全体工作人员 · 已提交 / 应到").first.wait_for()
+            return await page.inner_text("body")
         finally:
-            browser.close()
+            await browser.close()
 
 
 def test_a_killed_process_behind_nginx_loses_no_ballot(  # type: ignore[no-untyped-def]
@@ -293,7 +294,8 @@ def test_a_killed_process_behind_nginx_loses_no_ballot(  # type: ignore[no-untyp
             assert survivor.running and not victim.running
             closed = cli(env, "evaluation", "close", "--group", "all_staff")
             assert f"已开箱计票,{TABLETS} 票" in closed, closed
-            screen = meeting_screen(launch_options, url)
+            with ThreadPoolExecutor(max_workers=1) as thread:
+                screen = thread.submit(asyncio.run, meeting_screen(launch_options, url)).result()
         survivor_log = survivor.log.read_text(errors="replace")
 
     assert re.search(rf"局全体工作人员 · 已提交 / 应到\s*{TABLETS} / \d+", screen), screen

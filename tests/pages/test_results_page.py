@@ -501,3 +501,31 @@ def test_level_colours_run_from_green_to_red_with_grey_for_unknown() -> None:
 
 def test_file_names_lose_path_separators() -> None:
     assert view.safe_file_part('a/b\\c:"d"') == "a_b_c__d_"
+
+
+# ---- 党支部 × 测评项目
+
+
+def test_the_branches_heatmap_pools_their_members_good_rates(voted: Voted, open_page):
+    """The vendors rated members 总体 (5 ballots): each 党支部's row is its 普通党员's 好评率 of
+    总体评价, weighted by how many rated each; the same numbers in the table under the chart."""
+    at = open_page(PAGE)
+    result = results_of(voted.round_id)
+    members = [
+        t
+        for t in result.targets
+        if t.template_key == TemplateKey.MEMBER and any(g.status == scoring.OK for g in t.groups)
+    ]
+    expected: dict[str, float] = {}
+    for branch in {t.branch_name for t in members}:
+        items = [i for t in members if t.branch_name == branch for i in t.criteria if i.rated]
+        expected[branch] = round(
+            sum(i.good_rate * i.rated for i in items) / sum(i.rated for i in items), 4
+        )
+    heat = chart_titled(at, view.HEATMAP_TITLE)
+    assert heat["data"][0]["type"] == "heatmap"
+    assert heat["data"][0]["x"] == ["总体评价"]
+    shown = dict(zip(heat["data"][0]["y"], (row[0] for row in heat["data"][0]["z"]), strict=True))
+    assert shown == pytest.approx({b: 100 * r for b, r in expected.items()}, abs=0.051)
+    (table,) = [d.value for d in at.dataframe if d.value.index.name == "党支部"]
+    assert dict(table["总体评价"]) == pytest.approx(expected)

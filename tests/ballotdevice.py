@@ -34,6 +34,10 @@ SEND = f"{ROOT} .send"  # 提交评议
 MESSAGE = f"{ROOT} .submit .message"
 OFFLINE = f"{ROOT} .net"  # shown while the server does not answer
 COUNT = f"{ROOT} .bar .count"  # 已完成 n/N 张 · 已选 m/M 项
+TO_REVIEW = f"{ROOT} .bar .to-review"  # 核对 ↓: to the 提交前核对 list
+SHORTCUTS = f"{ROOT} .card .shortcuts"  # 本张全部选「X」 and 不了解此人 / 撤销不了解, per card
+REVIEW_HEAD = f"{ROOT} .review-head"  # 提交前核对:已评 a · 不了解 b · 未完成 c
+REVIEW_ENTRY = f"{ROOT} ol.review button"  # one a card, in order: its name and its state
 STORE = "pingyi.ballot.v1."  # localStorage key prefix, + the code
 EXCEPTION = '[data-testid="stException"]'  # a Streamlit traceback on the page
 THANKS = "谢谢您的评议"
@@ -112,6 +116,20 @@ CARD_UNDER_BAR = (
   if (!card) return false;
   const bar = root.querySelector('.bar').getBoundingClientRect();
   const top = card.getBoundingClientRect().top;
+  return top >= bar.bottom - 1 && top < window.innerHeight / 2;
+}"""
+)
+
+# Whether the 提交前核对 heading is in view just under the sticky progress bar (核对 ↓ was tapped).
+REVIEW_UNDER_BAR = (
+    "() => {"
+    + FIND_ROOT
+    + """
+  const root = findRoot();
+  const head = root && root.querySelector('.review-head');
+  if (!head) return false;
+  const bar = root.querySelector('.bar').getBoundingClientRect();
+  const top = head.getBoundingClientRect().top;
   return top >= bar.bottom - 1 && top < window.innerHeight / 2;
 }"""
 )

@@ -323,7 +323,6 @@ class Ballot {
       const target = event.target.closest("button[data-target]");
       if (target) this.jumpTo(Number(target.dataset.target));
     });
-    this.cards.addEventListener("click", (event) => this.shortcut(event));
     this.submitBox.querySelector(".send").addEventListener("click", () => this.submit());
     this.submitBox.querySelector(".missing").addEventListener("click", (event) => {
       const target = event.target.closest("button[data-target]");
@@ -395,6 +394,7 @@ class Ballot {
     if (card.weigh && card.weigh.length)
       node.append(el("p", { class: "weigh", text: `请综合考虑:${card.weigh.join("、")}` }));
     this.drawLeft(node, card);
+    this.drawWhole(node, card);
     if (this.form.comments === false) return node;
     const note = el("textarea", {
       rows: "2",
@@ -413,18 +413,30 @@ class Ballot {
     const row = el("div", { class: "shortcuts" }, el("span", { class: "hint", text: "本张全部选" }));
     for (const [lid, label] of this.scored)
       row.appendChild(el("button", { type: "button", class: "fill", "data-fill": lid, text: label }));
-    if (this.unknown !== null) {
-      const undo = card.id in this.record.before;
-      row.appendChild(
-        el("button", {
-          type: "button",
-          class: undo ? "whole undo" : "whole",
-          "data-whole": card.id,
-          text: undo ? "撤销不了解" : "不了解此人",
-        }),
-      );
-    }
+    if (this.unknown !== null)
+      row.appendChild(el("button", { type: "button", class: "whole", "data-whole": card.id }));
     return row;
+  }
+
+  // 不了解此人, or 撤销不了解 while the card's earlier answers are kept for it. The same button
+  // changes its text: a tap's click, which follows its pointerup, finds the button it has
+  // already been taken by, not a new one that would undo it.
+  drawWhole(node, card) {
+    const whole = node.querySelector("button[data-whole]");
+    if (!whole) return;
+    const undo = card.id in this.record.before;
+    whole.textContent = undo ? "撤销不了解" : "不了解此人";
+    whole.classList.toggle("undo", undo);
+  }
+
+  // A card's choices, its line and its 不了解 button from the record, on the nodes drawn.
+  paintCard(node, card) {
+    for (const button of node.querySelectorAll("button[data-level]")) {
+      const chosen = this.record.answers[button.dataset.item] === Number(button.dataset.level);
+      button.setAttribute("aria-checked", String(chosen));
+    }
+    this.drawLeft(node, card);
+    this.drawWhole(node, card);
   }
 
   drawLeft(node, card) {
@@ -479,74 +491,82 @@ class Ballot {
   // A finger's tap is taken at pointerup: the click that follows comes only after the
   // browser's tap gesture and its compatibility mouse events (tens of ms on a slow tablet).
   // A touch that turns into scrolling ends in pointercancel and chooses nothing. A mouse or
-  // the keyboard chooses by click, as does a tap whose pointer events never came.
+  // the keyboard chooses by click, as does a tap whose pointer events never came. The same
+  // for a card's shortcuts, which is why a tap never replaces the button it was taken by.
   listenForTaps() {
-    const scaleButton = (event) => event.target.closest("button[data-level]");
+    const tappable = (event) =>
+      event.target.closest("button[data-level], button[data-fill], button[data-whole]");
     this.cards.addEventListener("pointerdown", (event) => {
-      this.pressed = scaleButton(event);
+      this.pressed = tappable(event);
       this.handled = null;
     });
     this.cards.addEventListener("pointercancel", () => {
       this.pressed = null;
     });
     this.cards.addEventListener("pointerup", (event) => {
-      const button = scaleButton(event);
+      const button = tappable(event);
       if (event.pointerType !== "mouse" && button && button === this.pressed) {
         this.handled = button;
-        this.tapped(event);
+        this.take(button);
       }
       this.pressed = null;
     });
     this.cards.addEventListener("click", (event) => {
-      const button = scaleButton(event);
+      const button = tappable(event);
       const taken = button && button === this.handled;
       this.handled = null;
-      if (!taken) this.tapped(event);
+      if (button && !taken) this.take(button);
     });
   }
 
-  tapped(event) {
-    const button = event.target.closest("button[data-level]");
-    if (!button || this.record.pending) return;
+  take(button) {
+    if (this.record.pending) return;
+    if ("level" in button.dataset) this.tapped(button);
+    else this.shortcut(button);
+  }
+
+  tapped(button) {
     const item = button.dataset.item;
     const level = Number(button.dataset.level);
     for (const other of button.parentNode.children)
       other.setAttribute("aria-checked", String(other === button));
     this.record.answers[item] = level;
+    const node = button.closest(".card");
     const card = this.cardOf(button);
     if (card.id in this.record.before) {
       // Changed by hand after 不了解此人: that is now the card's answer, nothing to undo.
       delete this.record.before[card.id];
-      this.redrawCard(card);
+      this.drawWhole(node, card);
     }
-    this.drawLeft(button.closest(".card"), card);
+    this.drawLeft(node, card);
     this.drawProgress();
     this.clearMessage();
     this.store();
   }
 
   // 本张全部选「X」 and 不了解此人 / 撤销不了解: a whole card in one tap.
-  shortcut(event) {
-    if (this.record.pending) return;
-    const fill = event.target.closest("button[data-fill]");
-    const whole = event.target.closest("button[data-whole]");
-    if (!fill && !whole) return;
-    const card = this.cardOf(fill || whole);
-    if (fill) this.fillCard(card, Number(fill.dataset.fill));
+  shortcut(button) {
+    const card = this.cardOf(button);
+    if ("fill" in button.dataset) this.fillCard(card, Number(button.dataset.fill));
     else if (card.id in this.record.before) this.undoUnknown(card);
     else this.markUnknown(card);
-    this.redrawCard(card);
+    this.paintCard(button.closest(".card"), card);
     this.drawProgress();
     this.clearMessage();
     this.store();
   }
 
+  // Only what is unanswered: a card made 不了解此人 has nothing so, and keeps its undo.
   fillCard(card, level) {
-    delete this.record.before[card.id];
+    let filled = false;
     for (const [cid] of card.criteria) {
       const item = `${card.id}:${cid}`;
-      if (!(item in this.record.answers)) this.record.answers[item] = level;
+      if (!(item in this.record.answers)) {
+        this.record.answers[item] = level;
+        filled = true;
+      }
     }
+    if (filled) delete this.record.before[card.id];
   }
 
   markUnknown(card) {
@@ -567,14 +587,6 @@ class Ballot {
       else delete this.record.answers[item];
     }
     delete this.record.before[card.id];
-  }
-
-  // The card drawn again from the record, in place (its comment box keeps its text).
-  redrawCard(card) {
-    const old = this.cards.querySelector(`#card-${card.id}`);
-    if (!old) return;
-    const index = this.form.cards.indexOf(card);
-    old.replaceWith(this.drawCard(card, index + 1, this.form.levels));
   }
 
   typed(event) {

@@ -81,6 +81,7 @@ def control_sidebar() -> Round:
 def evaluation_controls(round_id: int) -> None:
     """结束评议并开箱计票 per group: refreshed with the screen, so a group that starts voting
     after the page was opened gets its button."""
+    login.recheck_in_fragment()
     with db.session(ui.engine()) as s:
         states = evaluation.status(session=s, round_id=round_id)
     to_count = view.close_controls(states)
@@ -122,6 +123,7 @@ def detail(round_id: int, target_id: int) -> meeting.TargetDetail:
 @st.fragment(run_every=REFRESH_SECONDS)
 def live(round_id: int) -> None:
     """Everything that changes while people vote: redrawn alone, without rerunning the page."""
+    login.recheck_in_fragment()
     with db.session(ui.engine()) as s:
         snapshot = meeting.snapshot(session=s, round_id=round_id)
         states = evaluation.status(session=s, round_id=round_id) if projector else []

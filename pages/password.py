@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import auth, db, ui
+from pingyi import auth, db, logins, ui
 from pingyi.ui import auth as login
 
 ui.through_app()
@@ -30,13 +30,16 @@ if submitted:
         st.stop()
     try:
         with db.transaction(ui.engine()) as s:
-            auth.change_password(
+            account = auth.change_password(
                 session=s, account_id=user.account_id, old_password=old, new_password=new
             )
+            # Every login of the account has ended, this tab's too: it goes on in a new one.
+            opened = logins.open_login(session=s, account=account)
     except auth.AuthError as exc:
         st.error(str(exc))
     else:
-        st.session_state["password_flash"] = "密码已修改。"
+        login.log_in(opened, user.account_id)
+        st.session_state["password_flash"] = "密码已修改,其他已登录的页面和设备需要重新登录。"
         st.rerun()
 if flash := st.session_state.pop("password_flash", None):
     st.success(flash)

@@ -54,6 +54,7 @@ def show_report(report: ImportReport) -> None:
 @st.fragment
 def members_table(frame: pd.DataFrame) -> None:
     """Filters rerun only this table, not the page and its downloads."""
+    login.recheck_in_fragment()
     unit_column, branch_column, query_column = st.columns(3)
     unit = unit_column.selectbox("单位", [ALL_UNITS, *frame["单位"].unique()])
     branch = branch_column.selectbox("党支部", [ALL_BRANCHES, *frame["党支部"].unique()])

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import audit, auth, db, ui
+from pingyi import audit, auth, db, logins, ui
 from pingyi.ui import auth as login
 
 ui.through_app()
@@ -43,8 +43,9 @@ if submitted:
             audit.record(
                 session=s, actor=account.username, action="创建管理员", detail="首次启动创建"
             )
+            opened = logins.open_login(session=s, account=account)
     except auth.AuthError as exc:
         st.error(str(exc))
     else:
-        login.log_in(account.id)  # type: ignore[arg-type]
+        login.log_in(opened, account.id)  # type: ignore[arg-type]
         st.switch_page("pages/home.py")

@@ -17,12 +17,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
-from pingyi import rounds
+from pingyi import logins, rounds
 from pingyi.models import Account, Branch, LeaderAssignment, Member
 
 MAX_FAILED_LOGINS = 5  # a sixth try is refused until the lock ends
 LOCK_MINUTES = 15
-IDLE_MINUTES = 30  # a session with no activity for this long must log in again
+IDLE_MINUTES = logins.IDLE_MINUTES  # a login with no activity for this long ends
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128  # argon2 takes any length; this only refuses pasted nonsense
 USERNAME_LENGTH = 40
@@ -182,7 +182,7 @@ def login(
 
 def change_password(
     *, session: Session, account_id: int, old_password: str, new_password: str
-) -> None:
+) -> Account:
     account = session.get(Account, account_id)
     if account is None or not account.active:
         raise AuthError("账号不存在或已停用")
@@ -194,7 +194,9 @@ def change_password(
     account.password_hash = _CHOSEN.hash(new_password)
     account.must_change_password = False
     session.add(account)
+    logins.end_all(session=session, account_id=account_id)  # the tab that changed it logs in anew
     session.flush()
+    return account
 
 
 def is_locked(account: Account, now: datetime | None = None) -> bool:
@@ -219,6 +221,7 @@ def reset_password(*, session: Session, account_id: int) -> InitialPassword:
     account.failed_logins = 0
     account.locked_until = None
     session.add(account)
+    logins.end_all(session=session, account_id=account_id)
     session.flush()
     return _initial_line(session, account, password)
 
@@ -229,6 +232,8 @@ def set_active(*, session: Session, account_id: int, active: bool) -> Account:
         raise AuthError("不能停用最后一个管理员账号")
     account.active = active
     session.add(account)
+    if not active:
+        logins.end_all(session=session, account_id=account_id)
     session.flush()
     return account
 

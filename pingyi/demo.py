@@ -99,8 +99,9 @@ def is_demo(*, session: Session) -> bool:
     return bool(mark is not None and mark.value)
 
 
-# Kept by --replace: the office must still be able to log in, and its log is its record.
-_KEPT = {"account", "audit_event"}
+# Kept by --replace: the office must still be able to log in (and stay logged in), and its log
+# is its record. Members' accounts go, and their logins with them (ON DELETE CASCADE).
+_KEPT = {"account", "login_session", "audit_event"}
 
 
 def clear_all(*, session: Session) -> None:

@@ -386,6 +386,28 @@ class Account(SQLModel, table=True):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+class LoginSession(SQLModel, table=True):
+    """A browser's login, kept across reloads and restarts by its HttpOnly cookie.
+
+    Only hashes are stored: the cookie's token exists in the browser alone, so a copy of the
+    database logs no one in. `password_mark` binds it to the password it was opened with.
+    """
+
+    __tablename__ = "login_session"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    token_hash: str | None = _str(64, default=None, unique=True)  # once the cookie is set
+    ticket_hash: str | None = _str(64, default=None, unique=True)  # until the cookie is set
+    ticket_expires: datetime | None = None
+    password_mark: str = _str(16)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    last_seen: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
 class AuditEvent(SQLModel, table=True):
     """What the office did, for the 操作日志: never anything an evaluator did."""
 

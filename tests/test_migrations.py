@@ -53,6 +53,7 @@ FIRST = "0001"  # the schema of the first release, whose data must still come al
 PREVIOUS = "0002"  # the schema of the release with drafts on the server
 BEFORE_BOX = "0003"  # the schema of the release before the sealed 票箱
 BEFORE_FORMS = "0004"  # the schema of the release before rating forms per group
+BEFORE_LOGINS = "0005"  # the schema of the release whose logins ended with the tab
 
 
 def head() -> str:
@@ -128,8 +129,12 @@ def code_columns(bind: Engine) -> set[str]:
 def test_the_earlier_releases_can_be_rolled_back_to_and_upgraded_again(
     empty_engine: Engine,
 ) -> None:
-    assert head() == "0005"
+    assert head() == "0006"
     upgrade(empty_engine, "head")
+    downgrade(empty_engine, BEFORE_LOGINS)
+    assert "login_session" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine, "head")
+    assert "login_session" in inspect(empty_engine).get_table_names()
     downgrade(empty_engine, BEFORE_FORMS)
     assert "group_form" not in inspect(empty_engine).get_table_names()
     assert "group_id" not in {c["name"] for c in inspect(empty_engine).get_columns("scale_level")}
@@ -531,6 +536,7 @@ def test_the_previous_release_s_drafts_are_dropped_and_its_codes_kept_by_the_upg
         "ballot_box": 0,
         "group_evaluation": 2,
         "group_form": 0,  # every group rates 分项 on the round's scale, as before
+            "login_session": 0,  # logins of the release before ended with their tab
     }
     # Nothing of the dropped answers is left anywhere.
     with engine.connect() as conn:

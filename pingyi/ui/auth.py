@@ -1,29 +1,58 @@
 """Who is logged in, in this browser tab: the login and password forms, and the gate every page
 passes (`require`), so a page opened by a typed URL shows nothing its reader may not see.
 
-The tab keeps only the account id and the time of its last activity; the account and its roles
-are read again on every run, so a deactivated account or a changed role takes effect at once.
+A login is a login session (pingyi/logins.py) that outlives the tab: the browser keeps it in an
+HttpOnly cookie, set by the app's own route (login_routes.py) when the page hands in the
+one-time ticket of its login, so a reload, a new tab or an app restart finds it again. The tab
+keeps only the session's id; the session, the account and its roles are read again on every
+run, so a logout in another tab, a password change, a deactivated account or a changed role
+takes effect at once, and 30 minutes without activity end it.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import streamlit as st
+from sqlmodel import Session
 
-from pingyi import audit, auth, db, ui
+from pingyi import audit, auth, db, logins, ui
 from pingyi.auth import Role
-from pingyi.models import Member
+from pingyi.models import Account, Member
+from pingyi.ui.login_routes import LOGIN_PATH, LOGOUT_PATH
 from pingyi.ui.text import md_escape
 
-ACCOUNT = "auth_account_id"  # st.session_state: the logged-in account's id
-LAST_SEEN = "auth_last_seen"  # time.time() of this tab's last run while logged in
+LOGIN = "auth_login_id"  # st.session_state: the login session this tab holds
+ACCOUNT = "auth_account_id"  # st.session_state: its account's id
+TICKET = "auth_ticket"  # a login's ticket the browser is still to hand in for the cookie
+FORGET = "auth_forget_cookie"  # the browser's cookie is to be cleared (logout, refused)
+TRIED = "auth_cookie_tried"  # the cookie this tab already tried: not asked again each run
 NOTICE = "auth_notice"  # why the tab was logged out, shown on the login page
+_KEPT = (TRIED, FORGET)  # what a logout leaves in the tab
 
 MSG_NO_ACCESS = "您没有访问此页面的权限。"
 MSG_LOGIN_FIRST = "请先登录。"
-MSG_IDLE = f"超过 {auth.IDLE_MINUTES} 分钟没有操作,已自动退出,请重新登录。"
+MSG_IDLE = logins.Refusal.IDLE.value
+
+# Hands a ticket in (or asks for the cookie to be cleared) from the browser, once: only a
+# response to the browser's own request can set or clear an HttpOnly cookie.
+_COOKIE_ERRAND = st.components.v2.component(
+    "pingyi_login_cookie",
+    js="""
+export default function ({ data, parentElement, setTriggerValue }) {
+  if (!data || !data.errand || parentElement.__errand === data.errand) return;
+  parentElement.__errand = data.errand;
+  fetch(data.path, {
+    method: "POST",
+    body: data.body,
+    credentials: "same-origin",
+    headers: { "Content-Type": "text/plain" },
+  })
+    .then((response) => setTriggerValue("done", { errand: data.errand, ok: response.ok }))
+    .catch(() => setTriggerValue("done", { errand: data.errand, ok: false }));
+}
+""",
+)
 
 
 @dataclass(frozen=True)
@@ -42,47 +71,121 @@ class User:
         return any(role in self.roles for role in wanted)
 
 
-def log_in(account_id: int) -> None:
+def log_in(opened: logins.Opened, account_id: int) -> None:
+    """This tab holds the login just opened; the browser is to get its cookie."""
+    st.session_state[LOGIN] = opened.login_id
     st.session_state[ACCOUNT] = account_id
-    st.session_state[LAST_SEEN] = time.time()
+    st.session_state[TICKET] = opened.ticket
     st.session_state.pop(NOTICE, None)
+    st.session_state.pop(FORGET, None)
 
 
 def log_out(notice: str | None = None) -> None:
-    """Forget the account and everything this tab held for it."""
+    """Forget the account and everything this tab held for it (the login itself is ended by
+    the caller, or was already gone); the browser's cookie is cleared."""
+    kept = {key: st.session_state[key] for key in _KEPT if key in st.session_state}
     for key in list(st.session_state):
         del st.session_state[key]
+    st.session_state.update(kept)
+    st.session_state[FORGET] = True
     if notice:
         st.session_state[NOTICE] = notice
 
 
+def end_login(notice: str | None = None) -> None:
+    """Log out: the login ends in every tab and browser window that holds it."""
+    login_id = st.session_state.get(LOGIN)
+    if login_id is not None:
+        with db.transaction(ui.engine()) as s:
+            logins.end(session=s, login_id=login_id)
+    log_out(notice)
+
+
+def _cookie_login(s: Session) -> logins.Resumed | None:
+    """The login the browser's cookie holds, tried once per cookie in a tab."""
+    cookie = st.context.cookies.get(logins.COOKIE)
+    if not isinstance(cookie, str) or not cookie or st.session_state.get(TRIED) == cookie:
+        return None
+    st.session_state[TRIED] = cookie
+    return logins.resume(session=s, cookie=cookie)
+
+
+def _user(s: Session, account: Account) -> User:
+    member = s.get(Member, account.member_id) if account.member_id else None
+    return User(
+        account_id=account.id,  # type: ignore[arg-type]
+        username=account.username,
+        name=account.display_name,
+        member_id=account.member_id,
+        roles=auth.roles(session=s, account=account),
+        must_change_password=account.must_change_password,
+        in_leading_group=auth.in_leading_group(member),
+    )
+
+
 def current_user() -> User | None:
-    """The tab's user, read from the database; None when logged out, idle too long, or the
-    account was deactivated meanwhile. Counts this run as activity."""
-    account_id = st.session_state.get(ACCOUNT)
-    if account_id is None:
-        return None
-    idle = time.time() - st.session_state.get(LAST_SEEN, 0.0)
-    if idle > auth.IDLE_MINUTES * 60:
-        log_out(MSG_IDLE)
-        return None
+    """The tab's user, read from the database; None when logged out (here or in another tab),
+    idle too long, the password changed or the account deactivated meanwhile. Counts this run
+    as activity."""
+    login_id = st.session_state.get(LOGIN)
+    user = None
     with db.session(ui.engine()) as s:
-        account = s.get(auth.Account, account_id)
-        if account is None or not account.active:
-            log_out("账号已停用,请联系领导小组办公室。")
-            return None
-        member = s.get(Member, account.member_id) if account.member_id else None
-        user = User(
-            account_id=account_id,
-            username=account.username,
-            name=account.display_name,
-            member_id=account.member_id,
-            roles=auth.roles(session=s, account=account),
-            must_change_password=account.must_change_password,
-            in_leading_group=auth.in_leading_group(member),
-        )
-    st.session_state[LAST_SEEN] = time.time()
+        found = _cookie_login(s) if login_id is None else logins.check(session=s, login_id=login_id)
+        account = s.get(Account, found.account_id) if found and found.account_id else None
+        if account is not None:
+            user = _user(s, account)
+    if found is None:
+        return None
+    if found.stale is not None or found.touch:
+        with db.transaction(ui.engine()) as s:
+            if found.stale is not None:
+                logins.end(session=s, login_id=found.stale)
+            else:
+                logins.touch(session=s, login_id=found.login_id)  # type: ignore[arg-type]
+    if user is None:
+        # A cookie left from a logout is no news; anything else says why.
+        quiet = login_id is None and found.refusal is logins.Refusal.UNKNOWN
+        log_out(None if quiet else (found.refusal or logins.Refusal.UNKNOWN).value)
+        return None
+    st.session_state[LOGIN] = found.login_id
+    st.session_state[ACCOUNT] = user.account_id
     return user
+
+
+def recheck_in_fragment() -> None:
+    """At the top of a fragment, which reruns alone (a refresh, a click in it) and so past
+    app.py's check: the login is checked as a whole run checks it, and counts as activity (a
+    meeting screen left open stays logged in); without one, the whole page runs again and
+    shows the login form."""
+    if current_user() is None:
+        st.rerun()
+
+
+def cookie_errand() -> None:
+    """Set the cookie of a login just opened in this tab, or clear one that ended: the
+    browser's request to the app's route, drawn (invisibly) until it has answered."""
+    ticket = st.session_state.get(TICKET)
+    if ticket is not None:
+        errand, path, body = f"login:{ticket[:8]}", LOGIN_PATH, ticket
+    elif st.session_state.get(FORGET):
+        errand, path, body = "logout", LOGOUT_PATH, ""
+    else:
+        return
+    with st.sidebar:
+        _COOKIE_ERRAND(
+            key="auth_cookie_errand",
+            data={"errand": errand, "path": path, "body": body},
+            on_done_change=_errand_done,
+        )
+
+
+def _errand_done() -> None:
+    done = st.session_state.get("auth_cookie_errand", {}).get("done") or {}
+    errand = str(done.get("errand", ""))
+    if errand == "logout":
+        st.session_state.pop(FORGET, None)
+    elif errand.startswith("login:"):
+        st.session_state.pop(TICKET, None)
 
 
 def require(*roles: Role) -> User:
@@ -109,7 +212,8 @@ def login_form(*, then: str | None = None) -> None:
     st.caption(
         "领导小组办公室、点评领导和党员请登录。群众评议不需要账号:请扫描测评码条上的二维码。"
     )
-    notice = st.session_state.pop(NOTICE, None)
+    # Kept until the next login: a run that follows at once (the cookie's errand) shows it too.
+    notice = st.session_state.get(NOTICE)
     if notice:
         st.info(notice)
     with st.form("login", enter_to_submit=True):
@@ -123,16 +227,19 @@ def login_form(*, then: str | None = None) -> None:
     if not username.strip() or not password:
         st.error("请填写用户名和密码")
         return
+    opened = None
     with db.transaction(ui.engine()) as s:
         result = auth.login(session=s, username=username, password=password)
         if result.locked_now:
             audit.record(
                 session=s, actor=username.strip()[:50], action="账号锁定", detail=result.message
             )
-    if result.account is None:
+        if result.account is not None:
+            opened = logins.open_login(session=s, account=result.account)
+    if result.account is None or opened is None:
         st.error(result.message)
         return
-    log_in(result.account.id)  # type: ignore[arg-type]
+    log_in(opened, result.account.id)  # type: ignore[arg-type]
     if result.account.must_change_password:
         st.switch_page("pages/password.py")  # nothing else opens before that
     if then is None:
@@ -146,5 +253,5 @@ def sidebar(user: User) -> None:
         roles = "、".join(sorted(user.roles)) or "无角色"
         st.caption(f"当前用户:{md_escape(user.name)}({roles})")
         if st.button("退出登录", icon=":material/logout:", key="auth_logout"):
-            log_out("已退出登录。")
+            end_login("已退出登录。")
             st.rerun()

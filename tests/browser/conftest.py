@@ -274,8 +274,9 @@ def _screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
 def _log_in(  # type: ignore[no-untyped-def]
     page, server: AppServer, path: str = "", username: str = OFFICE, password: str = OFFICE_PASSWORD
 ):
-    """Open `path` logged out, log in on the form it shows, and stay on that page. A reload
-    is a new Streamlit session: log in again after one."""
+    """Open `path` logged out (the tab's browser forgets any earlier login's cookie), log in
+    on the form it shows, and stay on that page. The login outlives a reload and a restart."""
+    page.context.clear_cookies()
     page.goto(f"{server.url}/{path}")
     _settle(page, "登录")
     page.get_by_label("用户名").fill(username)

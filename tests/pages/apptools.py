@@ -4,7 +4,6 @@ and finding widgets by label."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from sqlmodel import col, select
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
-from pingyi import auth, config, db, rounds
+from pingyi import auth, config, db, logins, rounds
 from pingyi.models import Account, Member, Step
 from pingyi.ui import auth as login
 
@@ -43,10 +42,11 @@ def logged_in(at: AppTest, username: str | None = OFFICE) -> AppTest:
     leaves it logged out. Reads the app's database (`db.session()`)."""
     if username is None:
         return at
-    with db.session() as s:
+    with db.transaction() as s:
         account = s.exec(select(Account).where(Account.username == username)).one()
+        opened = logins.open_login(session=s, account=account)
+    at.session_state[login.LOGIN] = opened.login_id
     at.session_state[login.ACCOUNT] = account.id
-    at.session_state[login.LAST_SEEN] = time.time()
     return at
 
 

@@ -3,7 +3,7 @@ passwords, the first-run page that works only once, the change of a one-time pas
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from apptools import APP, OFFICE, OFFICE_PASSWORD, forget_engines
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from pingyi import audit, auth, db
+from pingyi import audit, auth, db, logins
 from pingyi.models import Account, Member
 from pingyi.ui import auth as login
 
@@ -102,7 +102,7 @@ def test_a_one_time_password_must_be_changed_before_anything_else(demo_db: Path,
     boxes["新密码"].set_value("my-own-pass-9")
     boxes["再次输入新密码"].set_value("my-own-pass-9")
     at = next(b for b in at.main.button if b.label == "修改密码").click().run()
-    assert at.success[0].value == "密码已修改。"
+    assert at.success[0].value == "密码已修改,其他已登录的页面和设备需要重新登录。"
     at.switch_page("pages/summary.py").run()
     assert not at.main.warning and at.title[0].value == "自我小结"
 
@@ -117,7 +117,9 @@ def test_logging_out_forgets_the_account(demo_db: Path, open_page) -> None:
 
 def test_an_idle_session_must_log_in_again(demo_db: Path, open_page) -> None:
     at = open_page("pages/roster.py")
-    at.session_state[login.LAST_SEEN] = time.time() - (auth.IDLE_MINUTES * 60 + 1)
+    idle = datetime.now(UTC) - timedelta(minutes=auth.IDLE_MINUTES, seconds=1)
+    with db.transaction() as s:
+        logins.touch(session=s, login_id=at.session_state[login.LOGIN], now=idle)
     at.run()
     assert [w.value for w in at.main.warning] == [login.MSG_LOGIN_FIRST]
     assert login.MSG_IDLE in [i.value for i in at.main.info]
@@ -149,3 +151,23 @@ def test_a_database_that_does_not_answer_gets_a_message_not_a_traceback(
         ]
     finally:
         forget_engines()
+
+
+def test_a_password_change_keeps_this_tab_and_ends_every_other_login(
+    demo_db: Path, open_page
+) -> None:
+    with db.transaction() as s:
+        auth.create_admin(session=s, username="second", password="second-pass-1")
+    here = open_page("pages/password.py", as_="second")
+    elsewhere = open_page("pages/roster.py", as_="second")
+    boxes = {t.label: t for t in here.main.text_input}
+    boxes["原密码"].set_value("second-pass-1")
+    boxes["新密码"].set_value("second-pass-2")
+    boxes["再次输入新密码"].set_value("second-pass-2")
+    here = next(b for b in here.main.button if b.label == "修改密码").click().run()
+    assert here.success[0].value.startswith("密码已修改")
+    here.switch_page("pages/roster.py").run()
+    assert not here.main.warning and here.title[0].value == "名册"
+    elsewhere.run()
+    assert [w.value for w in elsewhere.main.warning] == [login.MSG_LOGIN_FIRST]
+    assert logins.Refusal.UNKNOWN.value in [i.value for i in elsewhere.main.info]

@@ -536,7 +536,7 @@ def test_the_previous_release_s_drafts_are_dropped_and_its_codes_kept_by_the_upg
         "ballot_box": 0,
         "group_evaluation": 2,
         "group_form": 0,  # every group rates 分项 on the round's scale, as before
-            "login_session": 0,  # logins of the release before ended with their tab
+        "login_session": 0,  # logins of the release before ended with their tab
     }
     # Nothing of the dropped answers is left anywhere.
     with engine.connect() as conn:

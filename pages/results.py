@@ -1,16 +1,29 @@
 """结果: a round's results per category, participation, and a report card per target."""
 
+from datetime import UTC, datetime
 from functools import partial
 
 import streamlit as st
 from sqlalchemy import Engine
 
-from pingyi import codes, criteria, db, documents, reports, reviews, rounds, scoring, ui
+from pingyi import (
+    codes,
+    criteria,
+    db,
+    documents,
+    meeting,
+    reports,
+    reviews,
+    rounds,
+    scoring,
+    ui,
+)
 from pingyi.auth import Role
 from pingyi.models import TEMPLATE_LABELS, Round, TemplateKey
 from pingyi.scoring import LEADER, MASS, NO_GRADE, OK, RoundResult, ScoringError, TargetResult
 from pingyi.ui import auth as login
 from pingyi.ui import charts
+from pingyi.ui import meeting as meeting_view
 from pingyi.ui import results as view
 from pingyi.ui.picker import pick_round
 from pingyi.ui.text import bullets, md_escape
@@ -132,14 +145,27 @@ def show_report_card(
     else:
         st.dataframe(view.group_scores_frame(target, group_names), hide_index=True)
         if any(g.status == OK for g in target.groups):
+            levels = result.levels_of(target)
             st.plotly_chart(
-                view.distribution_chart(target, result.levels_of(target), criterion_names),
+                view.distribution_chart(target, levels, criterion_names),
                 config=charts.PLOTLY_CONFIG,
             )
             st.plotly_chart(
                 view.good_rate_chart(target, criterion_names), config=charts.PLOTLY_CONFIG
             )
+            by_group = view.group_distribution_chart(target, group_names, criterion_names, levels)
+            if by_group is not None:
+                st.plotly_chart(by_group, config=charts.PLOTLY_CONFIG)
             st.caption("好评率 =(好 + 较好)÷ 参评票数;参评不含不了解。")
+            # The charts' figures as a table: for screen readers, and to copy.
+            st.dataframe(
+                view.distribution_frame(target, group_names, criterion_names, levels),
+                hide_index=True,
+                column_config={
+                    view.GOOD_RATE_COLUMN: st.column_config.NumberColumn(format="percent")
+                },
+                placeholder=view.NOT_RATED,
+            )
         else:
             st.info("各评议群体均样本不足,不显示分项评价。", icon=":material/visibility_off:")
 
@@ -166,6 +192,7 @@ def show_report_card(
         st.plotly_chart(
             view.trend_chart(points, result.settings.grades), config=charts.PLOTLY_CONFIG
         )
+        st.dataframe(view.trend_frame(points), hide_index=True, placeholder=view.NOT_RATED)
 
     stem = f"评议结果报告_{view.safe_file_part(target.name)}_{view.safe_file_part(round_.name)}"
     left, right = st.columns(2)
@@ -210,6 +237,7 @@ try:
         result = scoring.round_results(session=s, round_id=round_id)
         counts = codes.counts(session=s, round_id=round_id)
         criterion_names = criteria.criterion_names(session=s, round_id=round_id)
+        submissions = meeting.submissions_of(session=s, round_id=round_id)
 except ScoringError as exc:
     st.error(str(exc))
     st.page_link("pages/settings.py", label="修改评分设置", icon=":material/tune:")
@@ -248,6 +276,23 @@ st.dataframe(
     column_config={"一刀切占比": st.column_config.NumberColumn(format="percent")},
     placeholder=view.NOT_RATED,
 )
+
+st.subheader("参评进度")
+timeline = meeting_view.submissions_frame(
+    submissions, lambda gid: group_names.get(gid, f"评议群体 {gid}"), datetime.now(UTC)
+)
+if timeline.empty:
+    st.caption("尚无提交的评议票。")
+else:
+    st.plotly_chart(
+        meeting_view.timeline_figure(timeline, "各评议群体累计提交的评议票"),
+        config=charts.PLOTLY_CONFIG,
+    )
+    st.dataframe(
+        timeline,
+        hide_index=True,
+        column_config={"时间": st.column_config.DatetimeColumn(format="MM-DD HH:mm")},
+    )
 
 st.subheader("分类结果")
 tabs = st.tabs([label for _, label in view.CATEGORIES])

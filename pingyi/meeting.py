@@ -18,7 +18,7 @@ by criterion, through `scoring.score_round` itself.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
@@ -163,7 +163,9 @@ def snapshot(
     if round_ is None:
         raise MeetingError("找不到该评议轮次")
     counts = tuple(codes.counts(session=session, round_id=round_id))
-    submissions = _submissions(session, round_id, [c.group_id for c in counts])
+    submissions = submissions_of(
+        session=session, round_id=round_id, group_ids=[c.group_id for c in counts]
+    )
     published = bool(round_.results_published)
     return MeetingSnapshot(
         round_id=round_id,
@@ -180,7 +182,10 @@ def snapshot(
     )
 
 
-def _submissions(session: Session, round_id: int, group_ids: list[int]) -> dict[int, Submissions]:
+def submissions_of(
+    *, session: Session, round_id: int, group_ids: Sequence[int] = ()
+) -> dict[int, Submissions]:
+    """Each group's ballots minute by minute (every one of `group_ids` listed, with none)."""
     rows = session.connection().execute(
         select(_BALLOT_TALLY.c.group_id, _BALLOT_TALLY.c.minute, _BALLOT_TALLY.c.ballots)
         .where(_BALLOT_TALLY.c.round_id == round_id, _BALLOT_TALLY.c.ballots != 0)

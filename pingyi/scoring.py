@@ -292,6 +292,9 @@ class GroupScore:
     status: Literal["ok", "样本不足"]
     score: float | None  # None when 样本不足, or when every rating was 不了解
     ballots: int  # ballots counted (without 一刀切 ones when they are dropped)
+    # This group's own distribution per criterion (its scale's labels); none when 样本不足,
+    # so a group too small to stay anonymous shows nothing of its own.
+    criteria: tuple[CriterionResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -451,6 +454,7 @@ def _target_result(
     group_ids = sorted(set(info.groups) | set(counts))
     sufficient = [gid for gid in group_ids if summaries[gid].status == OK]
 
+    order = {cid: index for index, cid in enumerate(info.criteria)}
     groups: list[GroupScore] = []
     raw_group_scores: dict[int, float] = {}
     for gid in group_ids:
@@ -466,7 +470,15 @@ def _target_result(
         if rated:
             raw_group_scores[gid] = total / rated
         score = _round(raw_group_scores.get(gid))
-        groups.append(GroupScore(gid, OK, score, summary.counted))
+        rated_here = counts.get(gid, {})
+        in_order = sorted(rated_here, key=lambda cid: (order.get(cid, len(order)), cid))
+        own = tuple(
+            _criterion_result(
+                cid, rated_here[cid], criteria.levels_for(levels, [gid]), scores, good
+            )
+            for cid in in_order
+        )
+        groups.append(GroupScore(gid, OK, score, summary.counted, own))
 
     criterion_ids = list(dict.fromkeys(info.criteria))
     seen = {cid for gid in sufficient for cid in counts.get(gid, {})}
@@ -477,20 +489,7 @@ def _target_result(
         for gid in sufficient:
             for level_id, n in counts.get(gid, {}).get(cid, {}).items():
                 by_level[level_id] += n
-        rated, total = _rated_and_total(by_level, scores)
-        criteria_results.append(
-            CriterionResult(
-                criterion_id=cid,
-                distribution=_distribution(by_level, levels),
-                rated=rated,
-                good_rate=(
-                    round(sum(by_level.get(lid, 0) for lid in good) / rated, _RATE_DECIMALS)
-                    if rated
-                    else None
-                ),
-                mean=_round(total / rated) if rated else None,
-            )
-        )
+        criteria_results.append(_criterion_result(cid, by_level, levels, scores, good))
 
     weighted = [(settings.group_weight(gid), s) for gid, s in raw_group_scores.items()]
     weight = sum(w for w, _ in weighted)
@@ -529,6 +528,27 @@ def _target_result(
         rank=None,
         change=_round(combined - before) if combined is not None and before is not None else None,
         missing=tuple(missing),
+    )
+
+
+def _criterion_result(
+    criterion_id: int,
+    by_level: Mapping[int, int],
+    levels: Sequence[LevelView],
+    scores: Mapping[int, float],
+    good: frozenset[int],
+) -> CriterionResult:
+    rated, total = _rated_and_total(by_level, scores)
+    return CriterionResult(
+        criterion_id=criterion_id,
+        distribution=_distribution(by_level, levels),
+        rated=rated,
+        good_rate=(
+            round(sum(by_level.get(lid, 0) for lid in good) / rated, _RATE_DECIMALS)
+            if rated
+            else None
+        ),
+        mean=_round(total / rated) if rated else None,
     )
 
 

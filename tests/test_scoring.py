@@ -128,7 +128,7 @@ def test_distribution_good_rate_and_mean_leave_out_unknown() -> None:
     assert first.mean == 85.0  # (200 + 80 + 60) / 4
     assert (second.rated, second.good_rate, second.mean) == (4, 0.0, 40.0)
     # The group's score: every scored rating once, (340 + 160) / 8.
-    assert result.groups == [scoring.GroupScore(STAFF, OK, 62.5, 5)]
+    assert result.groups == [scoring.GroupScore(STAFF, OK, 62.5, 5, (first, second))]
     assert result.mass_score == 62.5
 
 
@@ -156,9 +156,80 @@ def test_criterion_nobody_knows_has_no_rate_and_no_mean() -> None:
         )
     )
     assert [(c.rated, c.good_rate, c.mean) for c in result.criteria] == [(0, None, None)] * 2
-    assert result.groups == [scoring.GroupScore(STAFF, OK, None, 5)]
+    assert result.groups == [scoring.GroupScore(STAFF, OK, None, 5, tuple(result.criteria))]
     assert result.mass_score is None
     assert (result.combined, result.missing) == (70.0, (MASS,))
+
+
+def test_each_groups_own_distribution_per_criterion_adds_up_to_the_targets() -> None:
+    result = only(
+        score(
+            rated(STAFF, 10, C2, good=3, fair=2)
+            + rated(STAFF, 10, C1, good=1, average=3, unknown=1)
+            + rated(UNITS, 10, C1, fair=4, poor=1, unknown=2),
+            {STAFF: GroupBallots(5, 0), UNITS: GroupBallots(7, 0)},
+            targets=[target(groups=(STAFF, UNITS))],
+        )
+    )
+    staff, units = result.groups
+    # In the target's criterion order (C1, C2), only what the group rated.
+    assert [c.criterion_id for c in staff.criteria] == [C1, C2]
+    assert [c.criterion_id for c in units.criteria] == [C1]
+    assert staff.criteria[0].distribution == {"好": 1, "较好": 0, "一般": 3, "差": 0, "不了解": 1}
+    assert units.criteria[0].distribution == {"好": 0, "较好": 4, "一般": 0, "差": 1, "不了解": 2}
+    assert (staff.criteria[0].rated, staff.criteria[0].good_rate) == (4, 0.25)
+    assert (units.criteria[0].rated, units.criteria[0].good_rate) == (5, 0.8)
+    assert units.criteria[0].mean == 72.0  # (4 × 80 + 40) / 5
+    pooled = result.criteria[0].distribution
+    assert pooled == {"好": 1, "较好": 4, "一般": 3, "差": 1, "不了解": 3}
+    assert staff.criteria[1] == result.criteria[1]  # only STAFF rated C2
+
+
+def test_the_report_cards_table_and_chart_show_each_groups_distribution() -> None:
+    """What the 结果 page draws for a target two groups rate (pingyi/ui/results.py)."""
+    from pingyi.ui import results as view
+
+    result = only(
+        score(
+            rated(STAFF, 10, C1, good=4, poor=1)
+            + rated(STAFF, 10, C2, fair=5)
+            + rated(UNITS, 10, C1, average=3, unknown=2)
+            + rated(UNITS, 10, C2, good=5),
+            {STAFF: GroupBallots(5, 0), UNITS: GroupBallots(5, 0)},
+            targets=[target(groups=(STAFF, UNITS))],
+        )
+    )
+    groups, criteria = (
+        {STAFF: "局全体工作人员", UNITS: "基层单位工作人员"},
+        {C1: "政治", C2: "作风"},
+    )
+    frame = view.distribution_frame(result, groups, criteria, LEVELS)
+    rows = [
+        (r["评议群体"], r["测评项目"], r["好"], r["较好"], r["一般"], r["差"], r["不了解"])
+        for r in frame.to_dict("records")
+    ]
+    assert rows == [
+        ("全部群体", "政治", 4, 0, 3, 1, 2),
+        ("全部群体", "作风", 5, 5, 0, 0, 0),
+        ("局全体工作人员", "政治", 4, 0, 0, 1, 0),
+        ("局全体工作人员", "作风", 0, 5, 0, 0, 0),
+        ("基层单位工作人员", "政治", 0, 0, 3, 0, 2),
+        ("基层单位工作人员", "作风", 5, 0, 0, 0, 0),
+    ]
+    assert list(frame["参评票数"]) == [8, 10, 5, 5, 3, 5]
+    assert list(frame["好评率"]) == [0.5, 1.0, 0.8, 1.0, 0.0, 1.0]
+
+    chart = view.group_distribution_chart(result, groups, criteria, LEVELS)
+    assert chart is not None
+    assert [a.text for a in chart.layout.annotations] == ["局全体工作人员", "基层单位工作人员"]
+    panels = {(t.name, t.yaxis): list(t.x) for t in chart.data}
+    assert panels[("好", "y")] == [4, 0] and panels[("差", "y")] == [1, 0]
+    assert panels[("一般", "y2")] == [3, 0] and panels[("好", "y2")] == [0, 5]
+    assert [t.name for t in chart.data if t.showlegend] == ["好", "较好", "一般", "差", "不了解"]
+    # One group with enough ballots: the target's own chart says it all.
+    alone = only(score(rated(STAFF, 10, C1, good=5), {STAFF: GroupBallots(5, 0)}))
+    assert view.group_distribution_chart(alone, groups, criteria, LEVELS) is None
+    assert set(view.distribution_frame(alone, groups, criteria, LEVELS)["评议群体"]) == {"全部群体"}
 
 
 def test_criteria_without_ratings_are_still_listed() -> None:
@@ -182,8 +253,8 @@ def test_group_below_minimum_shows_too_few_ballots_and_no_numbers() -> None:
         )
     )
     assert result.groups == [
-        scoring.GroupScore(STAFF, OK, 100.0, 5),
-        scoring.GroupScore(UNITS, INSUFFICIENT, None, 4),
+        scoring.GroupScore(STAFF, OK, 100.0, 5, (result.criteria[0],)),
+        scoring.GroupScore(UNITS, INSUFFICIENT, None, 4),  # nothing of its own either
     ]
     # The four 差 of the small group are counted nowhere, not even per criterion.
     assert result.criteria[0].distribution["差"] == 0
@@ -423,7 +494,9 @@ def test_uniform_ballots_count_unless_the_round_drops_them() -> None:
     dropping = ScoringSettings(drop_uniform=True)
     result = score(tallies, {STAFF: GroupBallots(7, 2)}, settings=dropping)
     dropped = only(result)
-    assert dropped.groups == [scoring.GroupScore(STAFF, OK, 40.0, 5)]
+    assert [(g.group_id, g.status, g.score, g.ballots) for g in dropped.groups] == [
+        (STAFF, OK, 40.0, 5)
+    ]
     assert dropped.criteria[0].distribution["好"] == 0
     assert result.groups[0] == scoring.GroupSummary(STAFF, 7, 2, round(2 / 7, 4), 5, OK)
 

@@ -8,7 +8,7 @@ never into `unsafe_allow_html`; the only HTML is the static style block below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -18,7 +18,14 @@ import streamlit as st
 from pingyi import address, criteria, slips
 from pingyi.config import settings
 from pingyi.evaluation import GroupState
-from pingyi.meeting import CHINA_TIME, MeetingSnapshot, Ranked, Standings, TargetDetail
+from pingyi.meeting import (
+    CHINA_TIME,
+    MeetingSnapshot,
+    Ranked,
+    Standings,
+    Submissions,
+    TargetDetail,
+)
 from pingyi.models import STEP_LABELS, TEMPLATE_LABELS, TemplateKey
 from pingyi.scoring import INSUFFICIENT, OK
 from pingyi.ui.charts import PLOTLY_CONFIG
@@ -219,20 +226,31 @@ def _ask_close(group_id: int | None) -> None:
         st.session_state[CLOSE_ASKED] = group_id
 
 
+TIMELINE_COLUMNS = ["群体", "时间", "累计提交"]
+
+
 def timeline_frame(snapshot: MeetingSnapshot) -> pd.DataFrame:
+    """Cumulative ballots per group and minute (Beijing time) on the meeting screen."""
+    return submissions_frame(snapshot.submissions, snapshot.group_name, snapshot.taken_at)
+
+
+def submissions_frame(
+    submissions: Mapping[int, Submissions],
+    group_name: Callable[[int], str],
+    now: datetime,
+) -> pd.DataFrame:
     """Cumulative ballots per group and minute (Beijing time): each line rises from 0 at the
-    group's first minute and is carried on to now."""
-    now = local(snapshot.taken_at)
+    group's first minute and is carried on to `now`."""
     rows = []
-    for gid, series in snapshot.submissions.items():
+    for gid, series in submissions.items():
         if not series.ballots:
             continue
-        name = snapshot.group_name(gid)
+        name = group_name(gid)
         rows.append((name, local(series.minutes[0]), 0))
         for minute, total in zip(series.minutes, series.cumulative, strict=True):
             rows.append((name, local(minute), total))
-        rows.append((name, max(now, rows[-1][1]), series.total))
-    return pd.DataFrame(rows, columns=["群体", "时间", "累计提交"])
+        rows.append((name, max(local(now), rows[-1][1]), series.total))
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
 
 def local(moment: datetime) -> datetime:
@@ -246,12 +264,17 @@ def timeline(snapshot: MeetingSnapshot) -> None:
     if frame.empty:
         st.markdown("尚无提交的评议票。")
         return
+    st.plotly_chart(large(timeline_figure(frame)), config=PLOTLY_CONFIG, key="meeting_timeline")
+
+
+def timeline_figure(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """A stepped line per group of its ballots so far (`submissions_frame`)."""
     figure = go.Figure()
     for index, (name, part) in enumerate(frame.groupby("群体", sort=False)):
         figure.add_trace(
             go.Scatter(
-                x=part["时间"],
-                y=part["累计提交"],
+                x=part["时间"].tolist(),
+                y=part["累计提交"].tolist(),
                 name=str(name),
                 mode="lines",
                 line={"shape": "hv", "width": 4, "color": GROUP_COLOURS[index % 5]},
@@ -262,14 +285,14 @@ def timeline(snapshot: MeetingSnapshot) -> None:
     start = frame["时间"].min() - timedelta(minutes=1)
     end = max(frame["时间"].max(), start + timedelta(minutes=10))
     figure.update_layout(
-        height=380,
-        font={"size": FONT},
-        margin={"l": 0, "r": 16, "t": 8, "b": 0},
+        title=title,
+        height=380 + (40 if title else 0),
+        margin={"l": 0, "r": 16, "t": 88 if title else 8, "b": 0},
         legend={"orientation": "h", "y": 1.12, "x": 0},
         xaxis={"tickformat": "%H:%M", "title": None, "range": [start, end]},
         yaxis={"title": "累计提交(张)", "rangemode": "tozero"},
     )
-    st.plotly_chart(large(figure), config=PLOTLY_CONFIG, key="meeting_timeline")
+    return figure
 
 
 # ---- results

@@ -326,6 +326,114 @@ def good_rate_chart(target: TargetResult, criterion_names: Mapping[int, str]) ->
     return _bar_layout(figure, len(labels), "各测评项目的好评率")
 
 
+GROUP_COLUMN, CRITERION_COLUMN = "评议群体", "测评项目"
+RATED_COLUMN, GOOD_RATE_COLUMN, MEAN_COLUMN = "参评票数", "好评率", "平均分"
+POOLED = "全部群体"  # the target's distribution over every group with enough ballots
+
+
+def distribution_frame(
+    target: TargetResult,
+    group_names: Mapping[int, str],
+    criterion_names: Mapping[int, str],
+    levels: Sequence[LevelView],
+) -> pd.DataFrame:
+    """The distribution charts as a table: per criterion, all groups pooled and then each
+    group with enough ballots on its own (its scale's levels; another scale's are blank),
+    with 参评票数 (不了解 left out), 好评率 and 平均分."""
+    labels = criteria.level_labels(levels)
+    rows = []
+    parts = [(POOLED, target.criteria)]
+    if sum(1 for g in target.groups if g.criteria) > 1:
+        parts += [(_group_name(g.group_id, group_names), g.criteria) for g in target.groups]
+    for name, items in parts:
+        for item in items:
+            rows.append(
+                {
+                    GROUP_COLUMN: name,
+                    CRITERION_COLUMN: criterion_names.get(
+                        item.criterion_id, f"测评项目 {item.criterion_id}"
+                    ),
+                    **{label: item.distribution.get(label) for label in labels},
+                    RATED_COLUMN: item.rated,
+                    GOOD_RATE_COLUMN: item.good_rate,
+                    MEAN_COLUMN: item.mean,
+                }
+            )
+    columns = [GROUP_COLUMN, CRITERION_COLUMN, *labels, RATED_COLUMN, GOOD_RATE_COLUMN]
+    return pd.DataFrame(rows, columns=[*columns, MEAN_COLUMN])
+
+
+def _group_name(group_id: int, group_names: Mapping[int, str]) -> str:
+    return group_names.get(group_id, f"评议群体 {group_id}")
+
+
+def group_distribution_chart(
+    target: TargetResult,
+    group_names: Mapping[int, str],
+    criterion_names: Mapping[int, str],
+    levels: Sequence[LevelView],
+) -> go.Figure | None:
+    """One stacked bar per criterion and group, a panel per group with enough ballots, each
+    on its own scale: where the groups see the target differently. None with fewer than two
+    such groups (the target's chart says it all)."""
+    from plotly.subplots import make_subplots
+
+    shown = [g for g in target.groups if g.criteria]
+    if len(shown) < 2:
+        return None
+    colours = level_colours(criteria.distinct_levels(levels))
+    rows = [len(g.criteria) for g in shown]
+    figure = make_subplots(
+        rows=len(shown),
+        cols=1,
+        subplot_titles=[_group_name(g.group_id, group_names) for g in shown],
+        row_heights=rows,
+        vertical_spacing=min(0.3 / len(shown), 0.12),
+    )
+    in_legend: set[str] = set()
+    for row, group in enumerate(shown, start=1):
+        names = [
+            criterion_names.get(i.criterion_id, f"测评项目 {i.criterion_id}")
+            for i in group.criteria
+        ]
+        for label in criteria.level_labels(criteria.levels_for(levels, [group.group_id])):
+            counts = [item.distribution.get(label, 0) for item in group.criteria]
+            figure.add_trace(
+                go.Bar(
+                    name=label,
+                    legendgroup=label,
+                    showlegend=label not in in_legend,
+                    x=counts,
+                    y=names,
+                    orientation="h",
+                    marker_color=colours.get(label, _UNSCORED_COLOUR),
+                    text=[str(n) if n else "" for n in counts],
+                    textposition="inside",
+                    hovertemplate=f"%{{y}} · {label}:%{{x}} 票<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+            in_legend.add(label)
+        figure.update_yaxes(autorange="reversed", row=row, col=1)
+    figure.update_layout(
+        barmode="stack",
+        title="各评议群体的评价分布(票数)",
+        height=120 + 40 * sum(rows) + 40 * len(shown),
+        margin={"l": 0, "r": 24, "t": 96, "b": 0},
+        legend={"orientation": "h", "traceorder": "normal", "y": 1.0, "yanchor": "bottom"},
+    )
+    return figure
+
+
+TREND_COLUMNS = ["评议轮次", COMBINED]
+
+
+def trend_frame(points: Sequence[scoring.TrendPoint]) -> pd.DataFrame:
+    """The trend chart as a table: each round's combined score (— without one)."""
+    return pd.DataFrame([(p.round_name, p.combined) for p in points], columns=TREND_COLUMNS)
+
+
 def trend_chart(
     points: Sequence[scoring.TrendPoint], grades: Sequence[tuple[str, float]]
 ) -> go.Figure:

@@ -529,3 +529,14 @@ def test_the_branches_heatmap_pools_their_members_good_rates(voted: Voted, open_
     assert shown == pytest.approx({b: 100 * r for b, r in expected.items()}, abs=0.051)
     (table,) = [d.value for d in at.dataframe if d.value.index.name == "党支部"]
     assert dict(table["总体评价"]) == pytest.approx(expected)
+
+
+def test_the_results_show_each_groups_ballots_over_time(
+    voted: Voted, open_page: Callable[..., AppTest]
+) -> None:
+    at = open_page(PAGE)
+    chart = chart_titled(at, "各评议群体累计提交的评议票")
+    last = {trace["name"]: trace["y"][-1] for trace in chart["data"]}
+    assert last == {VENDORS: 5, STAFF: 2}
+    frame = next(d.value for d in at.dataframe if "累计提交" in d.value.columns)
+    assert frame.groupby("群体")["累计提交"].max().to_dict() == {VENDORS: 5, STAFF: 2}

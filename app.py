@@ -44,10 +44,13 @@ def main() -> None:
     # Which page runs is known only once st.navigation has resolved the URL: ask with the menu
     # hidden, and draw it (with who is logged in) for logged-in people, never on the ballot.
     current = st.navigation(menu, position="hidden")
-    if user is not None and not navigation.bare(current.url_path, st.query_params.to_dict()):
+    with_menu = user is not None and not navigation.bare(
+        current.url_path, st.query_params.to_dict()
+    )
+    if with_menu:
         current = st.navigation(menu, expanded=True)
-        login.sidebar(user)
-    login.cookie_errand()  # before the page, which may stop the run
+        login.sidebar(user)  # type: ignore[arg-type]
+    login.cookie_errand(in_sidebar=with_menu)  # before the page, which may stop the run
     current.run()
 
 

@@ -64,6 +64,7 @@ class Resumed:
     refusal: Refusal | None = None
     stale: int | None = None
     touch: bool = False
+    handed_over: bool = False  # the browser holds its cookie: the tab's ticket is spent
 
 
 def _now() -> datetime:
@@ -185,7 +186,12 @@ def _as_found(session: Session, login: LoginSession, now: datetime) -> Resumed:
     if refusal is not None:
         return Resumed(refusal=refusal, stale=login.id)
     touch = idle.total_seconds() >= TOUCH_SECONDS
-    return Resumed(login_id=login.id, account_id=login.account_id, touch=touch)
+    return Resumed(
+        login_id=login.id,
+        account_id=login.account_id,
+        touch=touch,
+        handed_over=login.token_hash is not None,
+    )
 
 
 def touch(*, session: Session, login_id: int, now: datetime | None = None) -> None:

@@ -63,9 +63,14 @@ def test_a_ticket_is_handed_in_once_for_a_cookie_that_brings_the_login_back(
 ) -> None:
     account = office(engine)
     opened = open_login(engine, account)
+    with db.session(engine) as s:
+        tab = logins.check(session=s, login_id=opened.login_id, now=NOW)
+    assert tab.account_id == account.id and not tab.handed_over  # the tab is logged in at once
     cookie = hand_over(engine, opened.ticket)
     assert cookie is not None
     assert hand_over(engine, opened.ticket) is None  # spent
+    with db.session(engine) as s:
+        assert logins.check(session=s, login_id=opened.login_id, now=NOW).handed_over
     found = resume(engine, cookie, NOW + timedelta(minutes=5))
     assert (found.login_id, found.account_id, found.refusal) == (opened.login_id, account.id, None)
     assert found.touch  # five minutes since the last activity: recorded

@@ -11,6 +11,7 @@ takes effect at once, and 30 minutes without activity end it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import streamlit as st
@@ -34,25 +35,15 @@ MSG_NO_ACCESS = "您没有访问此页面的权限。"
 MSG_LOGIN_FIRST = "请先登录。"
 MSG_IDLE = logins.Refusal.IDLE.value
 
-# Hands a ticket in (or asks for the cookie to be cleared) from the browser, once: only a
-# response to the browser's own request can set or clear an HttpOnly cookie.
-_COOKIE_ERRAND = st.components.v2.component(
-    "pingyi_login_cookie",
-    js="""
-export default function ({ data, parentElement, setTriggerValue }) {
-  if (!data || !data.errand || parentElement.__errand === data.errand) return;
-  parentElement.__errand = data.errand;
-  fetch(data.path, {
-    method: "POST",
-    body: data.body,
-    credentials: "same-origin",
-    headers: { "Content-Type": "text/plain" },
-  })
-    .then((response) => setTriggerValue("done", { errand: data.errand, ok: response.ok }))
-    .catch(() => setTriggerValue("done", { errand: data.errand, ok: false }));
-}
-""",
-)
+# The browser's own request to the app's route (only a response to it can set or clear an
+# HttpOnly cookie). A script, not a component: a component's first drawing costs a rerun,
+# which would wipe a one-time message such as 密码已修改. Sent again when drawn again, which
+# is harmless: a ticket is spent once, and clearing a cleared cookie changes nothing.
+_ERRAND_KEY = "auth_cookie_errand"
+_ERRAND = """<script>
+fetch({path}, {{method: "POST", body: {body}, credentials: "same-origin",
+  headers: {{"Content-Type": "text/plain"}}}});
+</script>"""
 
 
 @dataclass(frozen=True)
@@ -149,6 +140,8 @@ def current_user() -> User | None:
         return None
     st.session_state[LOGIN] = found.login_id
     st.session_state[ACCOUNT] = user.account_id
+    if found.handed_over:
+        st.session_state.pop(TICKET, None)  # the cookie is set: nothing left to hand in
     return user
 
 
@@ -161,31 +154,25 @@ def recheck_in_fragment() -> None:
         st.rerun()
 
 
-def cookie_errand() -> None:
-    """Set the cookie of a login just opened in this tab, or clear one that ended: the
-    browser's request to the app's route, drawn (invisibly) until it has answered."""
+def cookie_errand(*, in_sidebar: bool) -> None:
+    """Set the cookie of a login just opened in this tab (drawn until the database shows it
+    handed over), or clear the cookie of one that ended (drawn once)."""
     ticket = st.session_state.get(TICKET)
     if ticket is not None:
-        errand, path, body = f"login:{ticket[:8]}", LOGIN_PATH, ticket
-    elif st.session_state.get(FORGET):
-        errand, path, body = "logout", LOGOUT_PATH, ""
+        path, body = LOGIN_PATH, ticket
+    elif st.session_state.pop(FORGET, None):
+        path, body = LOGOUT_PATH, ""
     else:
         return
-    with st.sidebar:
-        _COOKIE_ERRAND(
-            key="auth_cookie_errand",
-            data={"errand": errand, "path": path, "body": body},
-            on_done_change=_errand_done,
-        )
-
-
-def _errand_done() -> None:
-    done = st.session_state.get("auth_cookie_errand", {}).get("done") or {}
-    errand = str(done.get("errand", ""))
-    if errand == "logout":
-        st.session_state.pop(FORGET, None)
-    elif errand.startswith("login:"):
-        st.session_state.pop(TICKET, None)
+    script = _ERRAND.format(path=json.dumps(path), body=json.dumps(body))
+    if in_sidebar:
+        with st.sidebar:
+            st.html(script, unsafe_allow_javascript=True)
+        return
+    # Above the page, taking no room (a style alone goes where it takes none).
+    st.html(f"<style>.st-key-{_ERRAND_KEY} {{display: none}}</style>")
+    with st.container(key=_ERRAND_KEY):
+        st.html(script, unsafe_allow_javascript=True)
 
 
 def require(*roles: Role) -> User:

@@ -75,25 +75,31 @@ def test_a_sigkill_and_restart_of_the_app_keep_the_office_logged_in(  # type: ig
 ):
     log_in(page, stoppable_demo_app, "roster")
     login_cookie(page)
-    frames: list[object] = []  # what the tab's new connection received
-
-    def connected(socket: Any) -> None:
-        socket.on("framereceived", lambda frame: frames.append(frame))
-
-    page.on("websocket", connected)
+    sockets: list[object] = []  # the tab's new connection, once it reconnects
+    page.on("websocket", lambda socket: sockets.append(socket))
     stoppable_demo_app.kill()
     stoppable_demo_app.start()
     # The tab reconnects by itself to a new session that knows nothing of it; the next click
     # runs there and finds the login in the cookie.
     deadline = time.monotonic() + 30
-    while not frames and time.monotonic() < deadline:
+    while not sockets and time.monotonic() < deadline:
         page.wait_for_timeout(100)
-    assert frames, "the tab did not reconnect"
+    assert sockets, "the tab did not reconnect"
+    page.wait_for_timeout(1000)  # its handshake
     settle(page, "名册")
     go(page, settle, "轮次与进度")
-    shows_logged_in(page, settle, "轮次与进度")
+    shows_page_logged_in(page, settle, "轮次与进度")
     page.reload()
-    shows_logged_in(page, settle, "轮次与进度")
+    shows_page_logged_in(page, settle, "轮次与进度")
+
+
+def shows_page_logged_in(page: Any, settle: Any, title: str) -> None:
+    """The page itself, not the login form. (Its menu may be the list of pages/ files on the
+    first load after a restart: Streamlit's own, an open issue of #18.)"""
+    page.get_by_role("heading", name=title).wait_for()
+    settle(page, title)
+    assert page.get_by_label("用户名").count() == 0
+    assert page.get_by_text(LOGIN_FIRST).count() == 0
 
 
 def test_logging_out_in_a_second_tab_ends_the_login_in_the_first(  # type: ignore[no-untyped-def]

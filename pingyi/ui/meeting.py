@@ -265,6 +265,13 @@ def timeline(snapshot: MeetingSnapshot) -> None:
         st.markdown("尚无提交的评议票。")
         return
     st.plotly_chart(large(timeline_figure(frame)), config=PLOTLY_CONFIG, key="meeting_timeline")
+    with st.expander("提交进度数据表"):  # the chart's figures, for screen readers and to copy
+        st.dataframe(
+            frame,
+            hide_index=True,
+            column_config={"时间": st.column_config.DatetimeColumn(format="HH:mm")},
+            key="meeting_timeline_table",
+        )
 
 
 def timeline_figure(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
@@ -505,5 +512,10 @@ def drill_down(row: Ranked, detail: TargetDetail) -> None:
             st.markdown(md_escape("各群体得分 — " + ";".join(parts)))
         if any(c.rated or sum(c.distribution.values()) for c in result.criteria):
             st.plotly_chart(detail_figure(detail), config=PLOTLY_CONFIG, key="meeting_detail_chart")
+            with st.expander("评价分布数据表"):
+                table = detail_frame(detail).pivot_table(
+                    index="指标", columns="等级", values="人次", aggfunc="sum", sort=False
+                )
+                st.dataframe(table, key="meeting_detail_table")
         else:
             st.markdown("尚无评议票。")

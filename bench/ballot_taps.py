@@ -56,11 +56,11 @@ scripts; performance.now(), the tab's own clock, so no Python timing is in these
   script run in flight (polled every 50 ms).
 - the ballot counted once: exactly one new ballot of the 市场经营户 group per run, and at the
   end `tally.verify` finds nothing.
-- the server: VmRSS of the streamlit process tree (idle, ballot open, after the taps, after
-  the submit) and its CPU seconds per phase (opening, tapping, submitting; /proc), with
-  `server_cpu_share_while_tapping` (its CPU seconds / wall seconds) and the websocket messages
-  the page sent while tapping: a tap stays on the device, so tapping costs the server nothing
-  beyond its idle work and the element's health check (an HTTP GET every 10 s).
+- the server: the resident set of the streamlit process tree (idle, ballot open, after the
+  taps, after the submit) and its CPU seconds per phase (opening, tapping, submitting; psutil),
+  with `server_cpu_share_while_tapping` (its CPU seconds / wall seconds) and the websocket
+  messages the page sent while tapping: a tap stays on the device, so tapping costs the server
+  nothing beyond its idle work and the element's health check (an HTTP GET every 10 s).
 The throttle is chromium's emulation, and on this build a throttled renderer takes ~0.8 of a
 core even while the page is idle (unthrottled: ~2 %), as the `tapping` phase's browser CPU
 shows: on 2 cores shared with other work that leaves less for everything else, figures from a

@@ -46,12 +46,12 @@ Measured in the page by `PROBE`, an init script in every tab, shared with bench/
 - open (informative): from the navigation start of the QR link (performance.now() = 0) until
   the element shows the first page's item rows and no script run is in flight, polled every
   50 ms.
-Server RSS: VmRSS of the streamlit process and all its descendants, from /proc. Idle: after
-/_stcore/health answers, before any tab connects. Open: when all K tablets have tapped every
+Server RSS: the resident set of the streamlit process and all its descendants (psutil). Idle:
+after /_stcore/health answers, before any tab connects. Open: when all K tablets have tapped every
 item (K sessions open, each holding its ballot's form; the answers are in the browsers).
 rss_per_session_mb = (open - idle) / K; the top level reports it for the largest K. CPU seconds
 of the server tree and of the browser tree (chromium and Playwright's driver, i.e. this
-process's other descendants) and the machine's busy share (/proc/stat) over each phase
+process's other descendants) and the machine's busy share (psutil.cpu_times) over each phase
 (opening, tapping, submitting) show where the time goes; `tapping_per_tap` is CPU ms per tap,
 the browser's split by process (Playwright's driver; chromium's browser, renderer, gpu and
 utility processes). The browsers run on the same cores as the server here, unlike at a
@@ -90,7 +90,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 # bench never touches the app's data directory.
 os.environ.setdefault("PINGYI_SECRET_KEY", secrets.token_hex(32))
 
+import psutil  # noqa: E402
 from appserver import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -540,7 +541,7 @@ def check(world: World, tablets: int) -> dict[str, object]:
     }
 
 
-# ---- the server and /proc
+# ---- the server and its processes (psutil)
 
 
 @contextmanager
@@ -556,57 +557,41 @@ def serve(directory: Path, database_url: str, flags: list[str]) -> Iterator[tupl
         raise SystemExit(str(exc)) from exc
 
 
-def tree(pid: int) -> list[int]:
+def tree(pid: int) -> list[psutil.Process]:
     """`pid` and all its living descendants."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as handle:
-                    todo.extend(int(child) for child in handle.read().split())
-        except OSError:
-            continue
-    return found
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:  # gone, or not ours to read
+        return []
 
 
 def rss_mb(pid: int) -> float:
-    total_kb = 0
-    for each in tree(pid):
-        try:
-            with open(f"/proc/{each}/status") as handle:
-                for line in handle:
-                    if line.startswith("VmRSS:"):
-                        total_kb += int(line.split()[1])
-        except OSError:
-            continue
-    return total_kb / 1024
+    total = 0
+    for process in tree(pid):
+        with suppress(psutil.Error):
+            total += process.memory_info().rss
+    return total / 2**20
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = 0
-    for each in pids:
-        try:
-            with open(f"/proc/{each}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            continue
-    return ticks / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU seconds of one process; 0 once it is gone."""
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs since boot."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle, iowait
-    return sum(values) - idle, sum(values)
+def machine_times() -> tuple[float, float]:
+    """(busy, total) CPU seconds of all CPUs since boot."""
+    times = psutil.cpu_times()
+    total = sum(times)
+    return total - times.idle - getattr(times, "iowait", 0.0), total
 
 
 def loadavg() -> list[float]:
-    with open("/proc/loadavg") as handle:
-        return [float(v) for v in handle.read().split()[:3]]
+    return [round(v, 2) for v in psutil.getloadavg()]
 
 
 @dataclass
@@ -621,26 +606,25 @@ class Cpu:
     _last: dict[int, float] = field(default_factory=dict)
 
     def sample(self) -> None:
-        server = set(tree(self.server_pid))
-        for pid in tree(os.getpid())[1:]:
-            used = cpu_seconds([pid])
-            delta = used - self._last.get(pid, 0.0)
-            self._last[pid] = used
-            if pid in server:
+        server = {process.pid for process in tree(self.server_pid)}
+        for process in tree(os.getpid())[1:]:
+            used = cpu_seconds(process)
+            delta = used - self._last.get(process.pid, 0.0)
+            self._last[process.pid] = used
+            if process.pid in server:
                 self.server += delta
             else:
                 self.browser += delta
-                self.kinds[process_kind(pid)] += delta
+                self.kinds[process_kind(process)] += delta
 
 
-def process_kind(pid: int) -> str:
+def process_kind(process: psutil.Process) -> str:
     """What a browser-side process is: Playwright's driver (node), or chromium's browser,
     renderer, gpu or utility process."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            # Chromium rewrites its argv into one space-separated string.
-            argv = handle.read().replace(b"\0", b" ").decode(errors="replace").split()
-    except OSError:
+        # Chromium rewrites its argv into one space-separated string.
+        argv = " ".join(process.cmdline()).split()
+    except psutil.Error:
         return "gone"
     if argv and Path(argv[0]).name == "node":
         return "driver"
@@ -743,15 +727,15 @@ class Reading:
     at: float
     server_cpu: float
     browser_cpu: float
-    busy: int
-    ticks: int
+    busy: float  # CPU seconds of all CPUs, busy and in all, since boot
+    total: float
     kinds: dict[str, float]
 
     @classmethod
     def take(cls, cpu: Cpu) -> Reading:
         cpu.sample()
-        busy, ticks = machine_ticks()
-        return cls(time.perf_counter(), cpu.server, cpu.browser, busy, ticks, dict(cpu.kinds))
+        busy, total = machine_times()
+        return cls(time.perf_counter(), cpu.server, cpu.browser, busy, total, dict(cpu.kinds))
 
     def since(self, earlier: Reading, per: int = 1) -> dict[str, float]:
         """Seconds, CPU seconds and the machine's busy share; CPU ms per unit when per > 1."""
@@ -769,7 +753,8 @@ class Reading:
                 "browser_cpu_ms": round(browser * 1000 / per, 1),
                 "browser_cpu_ms_by_process": kinds,
             }
-        busy = (self.busy - earlier.busy) / max(1, self.ticks - earlier.ticks)
+        elapsed = self.total - earlier.total
+        busy = (self.busy - earlier.busy) / elapsed if elapsed > 0 else 0.0
         return {
             "wall_s": round(self.at - earlier.at, 1),
             "server_cpu_s": round(server, 1),

@@ -92,7 +92,7 @@ with st.expander("导入名册、下载模板", expanded=not has_data, icon=":ma
             help="全部行都正确才会导入;有任何错误时不做任何改动。名册中没有的党员会被移出名册。",
         )
     with download_column:
-        st.markdown("**名册模板**(含表头和示例行)")
+        st.markdown("**名册模板**(表头和填写说明)")
         left, right = st.columns(2)
         left.download_button(
             "模板 Excel",
@@ -110,6 +110,7 @@ with st.expander("导入名册、下载模板", expanded=not has_data, icon=":ma
             icon=":material/download:",
             on_click="ignore",
         )
+        st.caption(f"是/否各列:{roster.FLAG_SPELLINGS}")
 
 if uploaded is not None:
     show_report(import_upload(uploaded))

@@ -79,6 +79,15 @@ def _parser() -> argparse.ArgumentParser:
         "import-roster", _import_roster, "从 .xlsx 或 .csv 名册导入(全部成功或不做任何改动)"
     )
     sub.add_argument("file", type=Path)
+    roster_cmd = commands.add_parser("roster", help="名册").add_subparsers(title="命令")
+    template = roster_cmd.add_parser(
+        "template",
+        help="写出空白名册模板:导入所需的表头和各列填写说明(与名册页下载的模板相同)",
+    )
+    template.add_argument(
+        "--out", type=Path, required=True, help="如 名册模板.xlsx(以 .csv 结尾则写 CSV)"
+    )
+    template.set_defaults(handler=_roster_template)
 
     rules_cmd = commands.add_parser("rules", help="评议关系").add_subparsers(title="命令")
     check = rules_cmd.add_parser("check", help="检查评议关系:每类点评人和评议群体的数量及问题")
@@ -182,7 +191,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = command(
         "report", _report, "生成一个评议对象的评议结果报告(可打印的 HTML 页面或 Word 文档)"
     )
-    sub.add_argument("--target", required=True, help="评议对象的名称或编号")
+    sub.add_argument(
+        "--target",
+        required=True,
+        help="评议对象:党员填名册中的编号(如 P00001)或姓名,党支部和领导班子填名称",
+    )
     sub.add_argument("--round", help="轮次编号或名称(默认当前轮次)")
     sub.add_argument(
         "--format",
@@ -294,6 +307,13 @@ def _import_roster(args: argparse.Namespace) -> int:
     ):
         for name in names:
             print(f"  {label} {name}")
+    return 0
+
+
+def _roster_template(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    _write(out, roster.template_bytes("csv" if out.suffix.lower() == ".csv" else "xlsx"))
+    print(f"已写出名册模板:{out}。每人填一行,填好后用 pingyi import-roster {out} 导入")
     return 0
 
 

@@ -24,7 +24,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 
 from pingyi import codes, criteria, reviews, scoring
-from pingyi.models import TEMPLATE_LABELS, MassComment, Round, Target, TemplateKey
+from pingyi.models import TEMPLATE_LABELS, MassComment, Member, Round, Target, TemplateKey
 from pingyi.scoring import INSUFFICIENT, NO_GRADE, OK, RoundResult, TargetResult
 
 SHEET_SUMMARY = "汇总"
@@ -366,27 +366,43 @@ def summary_workbook(
 
 
 def find_target(*, session: Session, round_id: int, name_or_id: str) -> Target:
-    """A target of the round by its name, or by its id when no target has that name."""
-    named = list(
+    """A target of the round by the roster's 编号 of its member, else by its name; by its
+    database id only when the text is neither and the roster's 编号 are never bare numbers
+    (so a number cannot be read as both)."""
+    given = name_or_id.strip()
+    targets = list(
         session.exec(
-            select(Target)
-            .where(Target.round_id == round_id, Target.name == name_or_id)
-            .order_by(col(Target.position))
+            select(Target).where(Target.round_id == round_id).order_by(col(Target.position))
         )
     )
+    numbers = dict(session.exec(select(Member.id, Member.roster_id)).all())
+    by_number = [t for t in targets if t.member_id is not None and numbers[t.member_id] == given]
+    if by_number:
+        return by_number[0]
+    named = [t for t in targets if t.name == given]
     if len(named) == 1:
         return named[0]
     if named:
-        choices = "、".join(
-            f"{t.id}({t.branch_name or TEMPLATE_LABELS[TemplateKey(t.template_key)]})"
-            for t in named
-        )
-        raise ReportError(f"本轮有 {len(named)} 个评议对象名为「{name_or_id}」,请用编号:{choices}")
-    if name_or_id.isdigit():
-        target = session.get(Target, int(name_or_id))
+        choices = "、".join(f"{_number_of(t, numbers)}({_where(t)})" for t in named)
+        raise ReportError(f"本轮有 {len(named)} 个评议对象名为「{given}」,请用编号:{choices}")
+    if given.isdigit() and not any(number.isdigit() for number in numbers.values()):
+        target = session.get(Target, int(given))
         if target is not None and target.round_id == round_id:
             return target
-    raise ReportError(f"本轮没有评议对象「{name_or_id}」")
+    if given in numbers.values():
+        raise ReportError(f"编号「{given}」的党员不是本轮的评议对象")
+    raise ReportError(
+        f"本轮没有评议对象「{given}」:党员请写名册中的编号或姓名,党支部和领导班子请写名称"
+    )
+
+
+def _number_of(target: Target, numbers: Mapping[int | None, str]) -> str:
+    """What picks the target out: its member's 编号, else (a namesake branch) its id."""
+    return numbers[target.member_id] if target.member_id is not None else str(target.id)
+
+
+def _where(target: Target) -> str:
+    return target.branch_name or TEMPLATE_LABELS[TemplateKey(target.template_key)]
 
 
 def _comments(session: Session, round_id: int, target_id: int, groups: set[int]) -> list[str]:

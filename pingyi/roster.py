@@ -11,6 +11,7 @@ import csv
 import io
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 import openpyxl
 import pandas as pd
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
@@ -49,14 +50,44 @@ FLAG_COLUMNS: dict[str, str] = {
     "年老体弱": "is_elderly",
 }
 YES, NO = "是", "否"
+# Every spelling of yes and no an office types or Excel stores (a TRUE/FALSE cell reads as
+# text "TRUE"); compared after NFKC and casefold, so y, Ｙ, true and True count too.
+_FLAG_WORDS: dict[str, bool] = {
+    **dict.fromkeys((YES, "1", "y", "√", "true"), True),
+    **dict.fromkeys((NO, "0", "n", "×", "false", ""), False),
+}
+FLAG_SPELLINGS = (
+    f"「{YES}」「Y」「1」「√」「TRUE」表示是,「{NO}」「N」「0」「×」「FALSE」或留空表示否"
+    "(字母不分大小写)"
+)
 UNIT_KINDS: tuple[str, ...] = tuple(kind.value for kind in UnitKind)
 NOT_A_SPREADSHEET = "文件不是有效的 Excel (.xlsx) 或 CSV 表格"
+ROSTER_SHEET, GUIDE_SHEET = "名册", "填写说明"
+COLUMN_NOTES: dict[str, str] = {
+    "编号": "每人唯一的编号,以后每次导入都用同一个编号;也是此人登录的用户名",
+    "姓名": "党员姓名",
+    "单位": "所在单位的名称",
+    "单位类型": "只能填「机关」或「基层单位」;同一单位的各行要一致",
+    "党支部": "所在党支部的名称;一个党支部的党员都在同一单位",
+    "党组书记": "是否党组书记;全名册只能有一位",
+    "班子成员": "是否领导班子成员",
+    "党员干部": "是否党员干部",
+    "支部书记": "是否所在党支部的书记;每个党支部只能有一位",
+    "年老体弱": "是否年老体弱党员",
+    "联系支部": "班子成员所联系的党支部名称,多个用「、」隔开;不是班子成员的留空。"
+    "每个党支部只能有一位联系班子成员",
+}
+CSV_NOTE = (
+    "填写说明(导入时跳过本行):每人一行,表头不要改动;单位类型填「机关」或「基层单位」;"
+    f"是/否各列{FLAG_SPELLINGS};联系支部填班子成员所联系的党支部,多个用「、」隔开"
+)
 # Newline too: Alt+Enter inside an Excel cell is how people put one name per line.
 _LIAISON_SEPARATORS = re.compile(r"[、,，;；\n]")
 _REQUIRED_TEXT = ("编号", "姓名", "单位", "党支部")
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the pre-2007 .xls format
 _HEADER_SEARCH_ROWS = 10  # offices often put a title row or two above the header
+_SNIFF_LINES = 50
 # What makes Excel run a CSV cell as a formula; exported with a leading ' (as reports and
 # slips do), which reading a CSV removes again, so such text survives the round trip inert.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -292,8 +323,13 @@ def _decode(data: bytes) -> str:
 
 
 def _delimiter(text: str) -> str:
-    header = text.split("\n", 1)[0]
-    return max((",", "\t", ";"), key=header.count)
+    """Comma, tab (Excel's "Unicode text") or semicolon, as the first lines use it; else comma."""
+    # The first lines are enough, and keep the sniffer's regular expressions off a big file.
+    sample = "\n".join(text.splitlines()[:_SNIFF_LINES])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;").delimiter
+    except csv.Error:  # too few rows to tell, or a title row above them: Excel writes commas
+        return ","
 
 
 def _text(value: Any) -> str:
@@ -394,9 +430,9 @@ def _cell_error(number: int, column: str, text: str) -> RowError:
     return RowError(number, column, f"第 {number} 行「{column}」{text}")
 
 
-def _flag(value: str) -> bool | None:
-    """是 → True, 否 or blank → False, anything else → None (invalid)."""
-    return {YES: True, NO: False, "": False}.get(value)
+def parse_flag(value: str) -> bool | None:
+    """A yes/no cell: 是/Y/1/√/TRUE → True, 否/N/0/×/FALSE or blank → False, else None."""
+    return _FLAG_WORDS.get(unicodedata.normalize("NFKC", value).strip().casefold())
 
 
 def _field_errors(row: SheetRow) -> list[RowError]:
@@ -411,10 +447,10 @@ def _field_errors(row: SheetRow) -> list[RowError]:
         said = "为空" if not kind else f"的值「{kind}」无效"
         errors.append(_cell_error(row.number, "单位类型", f"{said}:只能填「机关」或「基层单位」"))
     for column in FLAG_COLUMNS:
-        if _flag(row[column]) is None:
-            text = f"的值「{row[column]}」无效:只能填「{YES}」或「{NO}」"
+        if parse_flag(row[column]) is None:
+            text = f"的值「{row[column]}」无效:只能填{FLAG_SPELLINGS}"
             errors.append(_cell_error(row.number, column, text))
-    if row["联系支部"] and _flag(row["班子成员"]) is False:
+    if row["联系支部"] and parse_flag(row["班子成员"]) is False:
         text = "有值,但此人不是班子成员:只有班子成员可以做联系班子成员"
         errors.append(_cell_error(row.number, "联系支部", text))
     return errors
@@ -445,13 +481,15 @@ def _duplicate_ids(rows: Sequence[SheetRow]) -> list[RowError]:
 def _second_party_secretaries(rows: Sequence[SheetRow]) -> list[RowError]:
     return [
         _cell_error(row.number, "党组书记", f"为「是」,但第 {first} 行已是党组书记:只能有一位")
-        for row, first in _repeats(rows, lambda row: "党组书记" if _flag(row["党组书记"]) else None)
+        for row, first in _repeats(
+            rows, lambda row: "党组书记" if parse_flag(row["党组书记"]) else None
+        )
     ]
 
 
 def _second_branch_secretaries(rows: Sequence[SheetRow]) -> list[RowError]:
     def branch_if_secretary(row: SheetRow) -> str | None:
-        return row["党支部"] if row["党支部"] and _flag(row["支部书记"]) else None
+        return row["党支部"] if row["党支部"] and parse_flag(row["支部书记"]) else None
 
     return [
         RowError(
@@ -510,7 +548,7 @@ def _liaison_errors(rows: Sequence[SheetRow]) -> list[RowError]:
     liaison_row: dict[str, int] = {}
     errors: list[RowError] = []
     for row in rows:
-        if _flag(row["班子成员"]) is not True:
+        if parse_flag(row["班子成员"]) is not True:
             continue  # a non-班子成员 with 联系支部 is already an error of its own
         for name in _split_branches(row["联系支部"]):
             if name not in branches:
@@ -538,7 +576,9 @@ def _parse(rows: Sequence[SheetRow]) -> ParsedRoster:
 
 
 def _roster_member(row: SheetRow) -> RosterMember:
-    flags = {attribute: _flag(row[column]) is True for column, attribute in FLAG_COLUMNS.items()}
+    flags = {
+        attribute: parse_flag(row[column]) is True for column, attribute in FLAG_COLUMNS.items()
+    }
     return RosterMember(
         roster_id=row["编号"],
         name=row["姓名"],
@@ -734,8 +774,9 @@ def roster_table(*, session: Session) -> pd.DataFrame:
 
 
 def template_bytes(fmt: Literal["xlsx", "csv"]) -> bytes:
-    """An empty roster with the headers and a few example rows."""
-    return _table_bytes([list(row) for row in EXAMPLE_ROWS], fmt)
+    """An empty roster to fill in: the headers the import expects, and how to fill each column
+    where the import does not look (a second sheet of an .xlsx, a line above a .csv's header)."""
+    return _table_bytes([], fmt, guide=True)
 
 
 def roster_bytes(*, session: Session, fmt: Literal["xlsx", "csv"]) -> bytes:
@@ -743,19 +784,21 @@ def roster_bytes(*, session: Session, fmt: Literal["xlsx", "csv"]) -> bytes:
     return _table_bytes(roster_table(session=session).values.tolist(), fmt)
 
 
-def _table_bytes(rows: Sequence[Sequence[str]], fmt: Literal["xlsx", "csv"]) -> bytes:
+def _table_bytes(
+    rows: Sequence[Sequence[str]], fmt: Literal["xlsx", "csv"], *, guide: bool = False
+) -> bytes:
     if fmt == "xlsx":
-        return _xlsx_bytes(rows)
+        return _xlsx_bytes(rows, guide=guide)
     if fmt == "csv":
-        return _csv_bytes(rows)
+        return _csv_bytes(rows, note=CSV_NOTE if guide else None)
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def _xlsx_bytes(rows: Sequence[Sequence[str]]) -> bytes:
+def _xlsx_bytes(rows: Sequence[Sequence[str]], *, guide: bool = False) -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None, "a new workbook has one sheet"
-    sheet.title = "名册"
+    sheet.title = ROSTER_SHEET
     for column, name in enumerate(COLUMNS, start=1):
         sheet.cell(1, column, name).font = Font(bold=True)
         sheet.column_dimensions[get_column_letter(column)].width = 18 if column <= 5 else 10
@@ -770,13 +813,35 @@ def _xlsx_bytes(rows: Sequence[Sequence[str]]) -> bytes:
     _add_choices(sheet, "单位类型", UNIT_KINDS)
     for column in FLAG_COLUMNS:
         _add_choices(sheet, column, (YES, NO))
+    if guide:
+        _write_guide(workbook.create_sheet(GUIDE_SHEET))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
+def _write_guide(sheet: Worksheet) -> None:
+    """The template's second sheet: what each column holds, with an example of each."""
+    sheet.append(["名册填写说明"])
+    sheet.append([f"请在「{ROSTER_SHEET}」工作表填写,每人一行,表头不要改动。"])
+    sheet.append(["导入时只读第一个工作表,本页不会导入。"])
+    sheet.append([])
+    sheet.append(["列名", "怎么填", "示例"])
+    for index, column in enumerate(COLUMNS):
+        example = next((row[index] for row in EXAMPLE_ROWS if row[index]), "")
+        sheet.append([column, COLUMN_NOTES[column], example])
+    sheet.append([])
+    sheet.append([f"是/否各列({'、'.join(FLAG_COLUMNS)})", FLAG_SPELLINGS])
+    for cell in (sheet["A1"], *sheet[5]):
+        cell.font = Font(bold=True)
+    for row in sheet.iter_rows(min_row=6, min_col=2, max_col=2):
+        row[0].alignment = Alignment(wrap_text=True, vertical="top")
+    for letter, width in (("A", 22), ("B", 70), ("C", 18)):
+        sheet.column_dimensions[letter].width = width
+
+
 def _add_choices(sheet: Worksheet, column: str, choices: Sequence[str]) -> None:
-    """A drop-down in Excel, so people pick 是/否 instead of typing Y or 1."""
+    """A drop-down in Excel to pick from; other accepted spellings may still be typed."""
     letter = get_column_letter(COLUMNS.index(column) + 1)
     validation = DataValidation(type="list", formula1=f'"{",".join(choices)}"', allow_blank=True)
     validation.add(f"{letter}2:{letter}5000")
@@ -787,9 +852,11 @@ def _inert(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
-def _csv_bytes(rows: Sequence[Sequence[str]]) -> bytes:
+def _csv_bytes(rows: Sequence[Sequence[str]], note: str | None = None) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
+    if note is not None:
+        writer.writerow([note])  # above the header: the import skips it like a title row
     writer.writerow(COLUMNS)
     writer.writerows([_inert(cell) for cell in row] for row in rows)
     # The BOM makes Excel on Windows read UTF-8 instead of guessing the local GBK code page.

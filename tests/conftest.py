@@ -1,7 +1,8 @@
 """Shared fixtures: a migrated, seeded database per test, on SQLite and on PostgreSQL.
 
-`engine` runs a test on both backends (the PostgreSQL run is skipped, saying why, when the
-server does not answer); `sqlite_engine` is for tests that only need a database.
+`engine` runs a test on both backends (the PostgreSQL run carries the `postgres` marker and
+is skipped, saying why, when the server does not answer; with PINGYI_REQUIRE_POSTGRES=1, as
+.ci/run sets it, it fails instead); `sqlite_engine` is for tests that only need a database.
 Each test gets its own copy of a migrated template, so tests never see each other's data.
 """
 
@@ -23,6 +24,11 @@ from pingyi import bootstrap, db
 PG_ADMIN_URL = os.environ.get(
     "PINGYI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# Set to 1 where PostgreSQL must answer (CI starts it): a silent server is then a failure, so
+# a run cannot pass with every PostgreSQL test skipped.
+REQUIRE_POSTGRES = os.environ.get("PINGYI_REQUIRE_POSTGRES") == "1"
+# The "postgresql" param of the backend fixtures: `-m postgres` selects its runs.
+POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgres)
 # Per process, so two test runs on one machine never fight over the template.
 PG_TEMPLATE = f"pingyi_test_template_{os.getpid()}"
 _counter = itertools.count()
@@ -70,7 +76,10 @@ def _pg_admin() -> Engine | None:
 def pg_admin() -> Iterator[Engine]:
     admin = _pg_admin()
     if admin is None:
-        pytest.skip(f"PostgreSQL does not answer at {PG_ADMIN_URL}; PostgreSQL tests skipped")
+        silent = f"PostgreSQL does not answer at {PG_ADMIN_URL}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{silent}, and PINGYI_REQUIRE_POSTGRES=1 requires it", pytrace=False)
+        pytest.skip(f"{silent}; PostgreSQL tests skipped")
     with scratch_database(admin, PG_TEMPLATE) as url:
         template_engine = db.make_engine(url)
         bootstrap.initialize(template_engine)
@@ -115,7 +124,7 @@ def empty_database(
     return make
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", POSTGRESQL])
 def engine(request: pytest.FixtureRequest) -> Engine:
     """A migrated, seeded, empty database; the test runs once per backend."""
     if request.param == "sqlite":

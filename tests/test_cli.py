@@ -4,9 +4,13 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
+from sqlalchemy import inspect
+from sqlmodel import select
 
-from pingyi import address, audit, auth, cli, config, db, roster
+from pingyi import address, audit, auth, cli, config, db, demo, roster, rounds
+from pingyi.models import Step, Target
 
 
 @pytest.fixture
@@ -24,9 +28,13 @@ def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_init_is_idempotent(fresh_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["init"]) == 0
+    first = capsys.readouterr().out
+    assert first == f"数据库已就绪:sqlite:///{fresh_db}\n"
+    tables = set(inspect(db.engine()).get_table_names())
+    assert {"member", "round", "ballot", "alembic_version"} <= tables
     assert cli.main(["init"]) == 0
-    assert fresh_db.exists()
-    assert "数据库已就绪" in capsys.readouterr().out
+    assert capsys.readouterr().out == first
+    assert set(inspect(db.engine()).get_table_names()) == tables
 
 
 def test_demo_then_round_list_and_rules_check(
@@ -47,9 +55,18 @@ def test_demo_refuses_existing_data_without_replace(
     fresh_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["demo", "--no-history"]) == 0
+    with db.session() as s:
+        assert [r.name for r in rounds.list_rounds(session=s)] == [demo.DEMO_ROUND]
     assert cli.main(["demo", "--no-history"]) == 1
     assert "--replace" in capsys.readouterr().err
     assert cli.main(["demo", "--replace"]) == 0
+    out = capsys.readouterr().out
+    assert "上一轮已结束、结果已公布" in out and f"进行中的轮次「{demo.DEMO_ROUND}」" in out
+    with db.session() as s:  # replaced: now with last quarter's round, and the current at 开展点评
+        replaced = rounds.list_rounds(session=s)
+        current = rounds.current(session=s)
+    assert len(replaced) == 2 and demo.DEMO_ROUND in [r.name for r in replaced]
+    assert current is not None and (current.name, current.step) == (demo.DEMO_ROUND, Step.REVIEW)
 
 
 def test_rules_check_exits_1_on_problems(
@@ -81,20 +98,38 @@ def test_import_roster_reports_bad_rows_and_changes_nothing(
     )
     assert cli.main(["import-roster", str(bad)]) == 1
     assert "第 2 行" in capsys.readouterr().err
+    with db.session() as s:
+        assert roster.active_members(session=s) == []
     assert cli.main(["import-roster", str(tmp_path / "missing.csv")]) == 1
+    assert "找不到文件" in capsys.readouterr().err
 
 
 def test_round_create_open_and_unknown_round(
     fresh_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["demo", "--no-history"]) == 0
+    capsys.readouterr()
     assert cli.main(["round", "create", "2027年第一季度", "--quarter", "2027Q1"]) == 0
+    assert capsys.readouterr().out == "已新建轮次 2「2027年第一季度」(筹备)\n"
+    with db.session() as s:
+        created = rounds.resolve(session=s, id_or_name="2027年第一季度")
+        assert (created.id, created.quarter, created.step) == (2, "2027Q1", Step.DRAFT)
     assert cli.main(["round", "open", "--round", "2027年第一季度"]) == 0
+    out = capsys.readouterr().out
+    with db.session() as s:
+        opened = rounds.resolve(session=s, id_or_name="2027年第一季度")
+        targets = rounds.count_targets(session=s, round_id=2)
+        logged = [(e.action, e.detail) for e in audit.events(session=s)]
+    assert opened.step == Step.SELF_SUMMARY and targets > 0
+    assert out.startswith(f"已开启「2027年第一季度」:{targets} 个评议对象,")
+    assert ("新建轮次", "2027年第一季度") in logged and ("开启轮次", "2027年第一季度") in logged
     assert cli.main(["rules", "check", "--round", "不存在的轮次"]) == 1
     assert "找不到评议轮次" in capsys.readouterr().err
 
 
-def test_python_dash_m_runs_the_same_command(fresh_db: Path) -> None:
+def test_python_dash_m_runs_the_same_command(
+    fresh_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import os
     import subprocess
     import sys
@@ -107,6 +142,10 @@ def test_python_dash_m_runs_the_same_command(fresh_db: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    assert {"member", "round", "alembic_version"} <= set(inspect(db.engine()).get_table_names())
+    # What `pingyi init` says, in this process, on the database the other one just made.
+    assert cli.main(["init"]) == 0
+    assert result.stdout == capsys.readouterr().out == f"数据库已就绪:sqlite:///{fresh_db}\n"
 
 
 @pytest.fixture
@@ -142,6 +181,7 @@ def test_codes_issue_writes_slips_and_csv_then_status_and_revoke(
     capsys.readouterr()
 
     assert cli.main(["codes", "revoke", code]) == 0
+    assert capsys.readouterr().out == "已作废\n"
     assert cli.main(["codes", "status"]) == 0
     assert "市场经营户: 发放 3,已打开 0,已提交 0,已作废 1" in capsys.readouterr().out
     assert cli.main(["codes", "issue", "--group", "不存在", "--count", "1"]) == 1
@@ -192,12 +232,26 @@ def test_round_next_and_step_move_the_round_and_are_logged(
     fresh_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["demo", "--no-history"]) == 0
+    capsys.readouterr()
+
+    def step_now() -> Step:
+        with db.session() as s:
+            current = rounds.current(session=s)
+        assert current is not None
+        return Step(current.step)
+
     assert cli.main(["round", "next"]) == 0
-    assert "调研督查" in capsys.readouterr().out
+    assert f"「{demo.DEMO_ROUND}」已进入「调研督查」阶段" in capsys.readouterr().out
+    assert step_now() == Step.INSPECTION
     assert cli.main(["round", "step", "开展点评"]) == 0
-    assert cli.main(["round", "step", "review", "--round", "1"]) == 0
+    assert f"「{demo.DEMO_ROUND}」现在是「开展点评」阶段" in capsys.readouterr().out
+    assert step_now() == Step.REVIEW
+    assert cli.main(["round", "step", "self_summary", "--round", "1"]) == 0
+    assert "现在是「自我小结」阶段" in capsys.readouterr().out
+    assert step_now() == Step.SELF_SUMMARY
     assert cli.main(["round", "step", "不存在"]) == 1
     assert "没有阶段" in capsys.readouterr().err
+    assert step_now() == Step.SELF_SUMMARY
     with db.session() as s:
         logged = [e.action for e in audit.events(session=s)]
     assert logged.count("推进阶段") == 3 and "加载示例数据" in logged
@@ -263,3 +317,79 @@ def test_serve_shows_where_tablets_go_and_starts_streamlit_on_every_interface(
     monkeypatch.setattr(address, "network_addresses", lambda: [])
     assert cli.main(["serve", "--dry-run"]) == 0
     assert "没有找到本机的局域网地址" in capsys.readouterr().out
+
+
+def test_roster_template_filled_in_with_openpyxl_imports(
+    fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = tmp_path / "名册模板.xlsx"
+    assert cli.main(["roster", "template", "--out", str(template)]) == 0
+    assert "pingyi import-roster" in capsys.readouterr().out
+    workbook = openpyxl.load_workbook(template)
+    assert [cell.value for cell in workbook.worksheets[0][1]] == list(roster.COLUMNS)
+    workbook.worksheets[0].append(
+        ["P00001", "张书记", "局机关", "机关", "机关党支部", "Y", "1", "n", "√", "FALSE", ""]
+    )
+    workbook.worksheets[0].append(
+        ["P00002", "李一", "局机关", "机关", "机关党支部", "否", "0", "TRUE", "×", "", ""]
+    )
+    workbook.save(template)
+    assert cli.main(["import-roster", str(template)]) == 0
+    assert "新增 2 人" in capsys.readouterr().out
+    with db.session() as s:
+        members = {m.roster_id: m for m in roster.active_members(session=s)}
+    assert sorted(members) == ["P00001", "P00002"]
+    assert members["P00001"].is_party_secretary and members["P00001"].is_branch_secretary
+    assert members["P00002"].is_cadre and not members["P00002"].is_leadership
+
+
+def test_roster_template_is_csv_when_asked_for_by_its_name(fresh_db: Path, tmp_path: Path) -> None:
+    template = tmp_path / "名册模板.csv"
+    assert cli.main(["roster", "template", "--out", str(template)]) == 0
+    assert template.read_bytes() == roster.template_bytes("csv")
+
+
+def _report_of(target: str, out: Path) -> str:
+    assert cli.main(["report", "--target", target, "--out", str(out)]) == 0, target
+    return out.read_text(encoding="utf-8")
+
+
+def test_report_target_is_the_roster_number(
+    fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["demo", "--no-history"]) == 0
+    with db.session() as s:
+        first = roster.active_members(session=s)[0]
+    page = tmp_path / "报告.html"
+    assert first.roster_id == "P00001"
+    assert first.name in _report_of("P00001", page)
+    assert f"已生成「{first.name}」的评议结果报告" in capsys.readouterr().out
+    assert first.name in _report_of(first.name, page), "a unique name still works"
+    assert cli.main(["report", "--target", "P99999", "--out", str(page)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "错误:本轮没有评议对象「P99999」:党员请写名册中的编号或姓名,党支部和领导班子请写名称"
+    )
+
+
+def test_report_target_number_is_never_a_database_id_when_the_roster_numbers_are_digits(
+    fresh_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roster_file = tmp_path / "名册.csv"
+    roster_file.write_text(
+        ",".join(roster.COLUMNS) + "\n"
+        "1,张书记,局机关,机关,机关党支部,是,是,否,是,否,东城党支部\n"
+        "2,李一,局机关,机关,机关党支部,否,否,否,否,否,\n"
+        "3,王二,东城所,基层单位,东城党支部,否,否,否,是,否,\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["import-roster", str(roster_file)]) == 0
+    assert cli.main(["round", "create", "2027年第一季度", "--quarter", "2027Q1"]) == 0
+    assert cli.main(["round", "open", "--round", "2027年第一季度", "--allow-problems"]) == 0
+    page = tmp_path / "报告.html"
+    assert "李一" in _report_of("2", page)
+    with db.session() as s:
+        ids = [t.id for t in s.exec(select(Target))]
+    unused = next(str(i) for i in ids if str(i) not in {"1", "2", "3"})
+    capsys.readouterr()
+    assert cli.main(["report", "--target", unused, "--out", str(page)]) == 1
+    assert f"本轮没有评议对象「{unused}」" in capsys.readouterr().err

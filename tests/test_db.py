@@ -1,5 +1,6 @@
+import pytest
 from sqlalchemy import Engine, inspect
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from pingyi import bootstrap, criteria, db
 from pingyi.models import EvaluatorGroup, ScaleLevel, Template
@@ -38,17 +39,21 @@ def test_sqlite_file_uses_wal_and_foreign_keys(sqlite_engine: Engine) -> None:
 
 
 def test_transaction_rolls_back_on_error(engine: Engine) -> None:
-    try:
-        with db.transaction(engine) as s:
-            s.add(EvaluatorGroup(key="x", name="临时", headcount=1))
-            s.flush()
-            raise RuntimeError("boom")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError, match="boom"), db.transaction(engine) as s:
+        s.add(EvaluatorGroup(key="x", name="临时", headcount=1))
+        s.flush()
+        raise RuntimeError("boom")
     with db.session(engine) as s:
         assert s.exec(select(EvaluatorGroup).where(EvaluatorGroup.key == "x")).first() is None
 
 
 def test_schema_has_every_table(engine: Engine) -> None:
-    names = set(inspect(engine).get_table_names())
-    assert {"member", "branch", "round", "ballot", "rating", "tally"} <= names
+    """The migrated database has every table of the models, each with the model's columns, and
+    no table the models do not know but alembic's own."""
+    schema = inspect(engine)
+    tables = SQLModel.metadata.sorted_tables
+    assert {"member", "branch", "round", "ballot", "rating", "tally"} <= {t.name for t in tables}
+    assert set(schema.get_table_names()) == {t.name for t in tables} | {"alembic_version"}
+    for table in tables:
+        columns = {column["name"] for column in schema.get_columns(table.name)}
+        assert columns == set(table.columns.keys()), table.name

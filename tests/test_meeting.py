@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event
-from worlds import Bureau, bureau, count, full_answers, issue
+from worlds import GRASSROOTS_BRANCHES, ORGAN_BRANCH, Bureau, bureau, count, full_answers, issue
 
 from pingyi import ballots, codes, db, meeting, rounds, scoring, tally
 from pingyi.meeting import MeetingError, Ranked
@@ -382,6 +382,89 @@ def test_standings_always_equal_round_results(
         engine.dispose()
 
 
-def test_ranked_rows_are_plain_values() -> None:
-    row = Ranked(1, 1, "王书记", "机关党支部", 91.5, "优秀", 0.95, False)
-    assert (row.rank, row.grade) == (1, "优秀")
+def test_ranked_rows_are_plain_values_counted_by_hand(engine: Engine) -> None:
+    """Five ballots of 基层单位工作人员 (enough: the minimum is 5), on the scale 好 100, 较好 80,
+    一般 60, 差 40, each card one level for all its criteria, counted on paper:
+
+        ballot   赵科长   钱干事   孙老同志
+        1        好       好       一般
+        2        好       好       一般
+        3        好       较好     好
+        4        好       一般     好
+        5        好       一般     不了解
+
+    赵科长 (党员领导干部): 100 → 优秀, 好评率 1. 钱干事: (100+100+80+60+60)/5 = 80 → 合格,
+    好评率 (好, 较好) 3/5. 孙老同志: 不了解 is not scored, (60+60+100+100)/4 = 80 → 合格,
+    好评率 2/4; tied with 钱干事, both 第 1 名. No leader scores: the combined score is the
+    mass score. Everyone else has no ballots (样本不足 where a group rates them)."""
+    world = bureau(engine)
+    rid, units = world.round_id, world.groups[GroupKey.UNIT_STAFF]
+    with db.session(engine) as s:
+        form = ballots.ballot_form(session=s, round_id=rid, group_id=units)
+        target_ids = {t.name: t.id for t in rounds.targets_of(session=s, round_id=rid)}
+    assert [card.name for card in form.cards] == ["赵科长", "钱干事", "孙老同志"]
+    level = {lv.label: lv.id for lv in form.levels}
+    by_hand = [
+        ("好", "好", "一般"),
+        ("好", "好", "一般"),
+        ("好", "较好", "好"),
+        ("好", "一般", "好"),
+        ("好", "一般", "不了解"),
+    ]
+    vote(
+        engine,
+        rid,
+        units,
+        *(
+            {
+                (card.target_id, c.id): level[label]
+                for card, label in zip(form.cards, labels, strict=True)
+                for c in card.criteria
+            }
+            for labels in by_hand
+        ),
+    )
+    count(engine, rid)
+    set_published(engine, rid, True)
+    standings = take(engine, rid).standings
+    assert standings is not None
+
+    def row(name: str, rank: int, combined: float, grade: str, good_rate: float) -> Ranked:
+        return Ranked(target_ids[name], rank, name, ORGAN_BRANCH, combined, grade, good_rate, False)
+
+    def unrated(name: str, branch: str) -> Ranked:
+        return Ranked(target_ids[name], None, name, branch, None, scoring.NO_GRADE, None, True)
+
+    first, second = GRASSROOTS_BRANCHES
+    assert standings.rankings[TemplateKey.LEADER] == [
+        row("赵科长", 1, 100.0, "优秀", 1.0),
+        unrated("王书记", ORGAN_BRANCH),  # 局全体工作人员's: no ballots
+        unrated("李副局长", ORGAN_BRANCH),
+        unrated("张副局长", ORGAN_BRANCH),
+        unrated("第一党员2", first),  # 市场经营户's: no ballots
+        unrated("第二党员2", second),
+    ]
+    assert standings.rankings[TemplateKey.MEMBER] == [
+        row("钱干事", 1, 80.0, "合格", 0.6),
+        row("孙老同志", 1, 80.0, "合格", 0.5),
+        *(
+            unrated(f"{branch[:2]}党员{n}", branch)
+            for branch, numbers in ((first, (1, 3, 4)), (second, (1, 3, 4, 5)))
+            for n in numbers
+        ),
+    ]
+    assert standings.group_status == {units: scoring.OK}  # the only group counted
+    # Plain values on both backends: no Decimal, numpy or ORM object reaches the screen.
+    for rows in standings.rankings.values():
+        for ranked in rows:
+            assert type(ranked) is Ranked
+            assert {type(v) for v in ranked} <= {int, str, float, bool, type(None)}, ranked
+
+    # A leader score of 70 for 赵科长 weighs 0.4 against the masses' 0.6: 28 + 60 = 88 → 合格.
+    with db.session(engine) as s:
+        round_ = s.get(Round, rid)
+        assert round_ is not None
+        weighed = meeting.standings(
+            session=s, round_=round_, leader_scores={target_ids["赵科长"]: 70.0}
+        )
+    assert weighed.rankings[TemplateKey.LEADER][0] == row("赵科长", 1, 88.0, "合格", 1.0)

@@ -95,7 +95,7 @@ def row_counts(bind: Engine) -> dict[str, int]:
         }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def empty_engine(
     request: pytest.FixtureRequest, empty_database: Callable[[str], AbstractContextManager[Engine]]
 ) -> Iterator[Engine]:

@@ -133,6 +133,27 @@ def test_gbk_csv_is_read() -> None:
     assert parsed[1]["联系支部"] == "城东党支部、城西党支部"
 
 
+@pytest.mark.parametrize(
+    ("delimiter", "encoding"), [("\t", "utf-16"), (";", "utf-8-sig"), (",", "gb18030")]
+)
+def test_csv_delimiter_is_sniffed(delimiter: str, encoding: str) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow(COLUMNS)
+    writer.writerows(good_rows())
+    parsed = sheet_rows(buffer.getvalue().encode(encoding), "名册.csv")
+    assert [row["编号"] for row in parsed] == [row[0] for row in good_rows()]
+    assert parsed[1]["联系支部"] == "城东党支部、城西党支部"
+
+
+def test_commas_inside_a_quoted_csv_cell_stay_in_the_cell() -> None:
+    rows = good_rows()
+    rows[1][10] = "城东党支部,城西党支部"
+    parsed, errors = roster.validate(sheet_rows(csv_bytes(rows), "名册.csv"))
+    assert errors == []
+    assert parsed.members[1].liaison_of == ("城东党支部", "城西党支部")
+
+
 def test_excel_numeric_ids_are_read_as_text() -> None:
     rows = good_rows()
     rows[0][0] = 1001.0
@@ -151,6 +172,66 @@ def test_cells_are_trimmed_and_blank_flags_mean_no() -> None:
     b001 = parsed.members[3]
     assert (b001.is_party_secretary, b001.is_leadership, b001.is_cadre) == (False, False, False)
     assert b001.is_branch_secretary is True
+
+
+# What offices type for yes and no, and what Excel stores for a TRUE/FALSE or number cell.
+YES_SPELLINGS: list[Any] = ["是", "1", "Y", "y", "√", "TRUE", "True", "true", "Ｙ", "１"]
+NO_SPELLINGS: list[Any] = ["否", "0", "N", "n", "×", "FALSE", "False", "false", "", None]
+EXCEL_YES: list[Any] = [True, 1, 1.0]
+EXCEL_NO: list[Any] = [False, 0, 0.0]
+
+
+def one_member_with_every_flag(spelling: Any, fmt: Format) -> list[SheetRow]:
+    row = ["X001", "吴某", "局机关", "机关", "机关党支部", *[spelling] * 5, ""]
+    data = xlsx([row]) if fmt == "xlsx" else csv_bytes([row])
+    return sheet_rows(data, f"名册.{fmt}")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    ("spelling", "meaning"),
+    [*((text, True) for text in YES_SPELLINGS), *((text, False) for text in NO_SPELLINGS)],
+)
+def test_every_yes_no_spelling_counts_in_every_flag_column(
+    fmt: Format, spelling: Any, meaning: bool
+) -> None:
+    parsed, errors = roster.validate(one_member_with_every_flag(spelling, fmt))
+    assert errors == []
+    member = parsed.members[0]
+    assert [getattr(member, attribute) for attribute in roster.FLAG_COLUMNS.values()] == [
+        meaning
+    ] * 5
+
+
+@pytest.mark.parametrize(
+    ("value", "meaning"),
+    [*((value, True) for value in EXCEL_YES), *((value, False) for value in EXCEL_NO)],
+)
+def test_excel_true_false_and_number_cells_count_as_yes_or_no(value: Any, meaning: bool) -> None:
+    parsed, errors = roster.validate(one_member_with_every_flag(value, "xlsx"))
+    assert errors == []
+    assert parsed.members[0].is_elderly is meaning
+
+
+def test_parse_flag_reads_each_spelling_and_nothing_else() -> None:
+    assert {roster.parse_flag(text) for text in YES_SPELLINGS} == {True}
+    assert {roster.parse_flag(text or "") for text in NO_SPELLINGS} == {False}
+    for other in ["有", "无", "2", "yes", "no", "X", "对", "-"]:
+        assert roster.parse_flag(other) is None, other
+
+
+def test_a_roster_in_ones_and_zeros_imports_without_an_error(engine: Engine) -> None:
+    rows = [
+        [f"P{n:05d}", f"党员{n}", "局机关", "机关", "机关党支部", "0", "0", "1", "0", "0", ""]
+        for n in range(1, 36)
+    ]
+    rows[0][5:9] = ["1", "1", "0", "1"]  # the 党组书记, also 班子成员 and 支部书记
+    report = import_file(engine, xlsx(rows))
+    assert report.ok, report.lines()[:3]
+    with db.session(engine) as s:
+        members = roster.active_members(session=s)
+    assert len(members) == 35 and sum(m.is_cadre for m in members) == 34
+    assert members[0].is_party_secretary and members[0].is_branch_secretary
 
 
 def test_title_row_above_the_header_is_skipped() -> None:
@@ -264,12 +345,12 @@ def test_formula_outside_the_roster_columns_is_ignored() -> None:
 
 def test_every_bad_row_is_reported_in_row_order() -> None:
     rows = good_rows()
-    rows[0][9] = "Y"
+    rows[0][9] = "有"
     rows[2][1] = ""
     rows[4][0] = "A001"
     rows[5][3] = "事业单位"
     assert messages(rows) == [
-        "第 2 行「年老体弱」的值「Y」无效:只能填「是」或「否」",
+        f"第 2 行「年老体弱」的值「有」无效:只能填{roster.FLAG_SPELLINGS}",
         "第 4 行「姓名」为空",
         "第 6 行「编号」的「A001」与第 2 行重复:编号不能重复",
         "第 7 行「单位类型」的值「事业单位」无效:只能填「机关」或「基层单位」",
@@ -283,12 +364,21 @@ def test_rows_from_a_table_editor_count_from_row_two() -> None:
     assert [str(e) for e in errors] == ["第 3 行「姓名」为空"]
 
 
-def test_template_has_the_headers_and_example_rows() -> None:
+def test_template_is_the_header_alone_and_its_guide_explains_every_column() -> None:
     for fmt in FORMATS:
-        parsed = sheet_rows(roster.template_bytes(fmt), f"模板.{fmt}")
-        assert 2 <= len(parsed) <= 3
-        assert list(parsed[0]) == list(COLUMNS)
-    assert roster.template_bytes("csv").startswith(b"\xef\xbb\xbf")  # Excel reads it as UTF-8
+        assert sheet_rows(roster.template_bytes(fmt), f"模板.{fmt}") == []
+    workbook = openpyxl.load_workbook(io.BytesIO(roster.template_bytes("xlsx")))
+    assert workbook.sheetnames == ["名册", "填写说明"]
+    assert [cell.value for cell in workbook["名册"][1]] == list(COLUMNS)
+    assert workbook["名册"].max_row == 1
+    guide = [[cell.value for cell in row] for row in workbook["填写说明"].iter_rows()]
+    explained = {row[0]: row[1] for row in guide if row[0] in COLUMNS}
+    assert list(explained) == list(COLUMNS) and all(explained.values())
+    assert any(roster.FLAG_SPELLINGS in row for row in guide)
+    csv_template = roster.template_bytes("csv")
+    assert csv_template.startswith(b"\xef\xbb\xbf")  # Excel reads it as UTF-8
+    note, header = csv_template.decode("utf-8-sig").splitlines()
+    assert roster.FLAG_SPELLINGS in note and header == ",".join(COLUMNS)
 
 
 def test_report_summary_and_lines_are_chinese() -> None:
@@ -345,12 +435,33 @@ def test_excel_numeric_ids_import_as_text(engine: Engine) -> None:
     assert ids[0] == "1001"
 
 
-def test_template_imports_cleanly(engine: Engine) -> None:
-    for fmt in FORMATS:
-        report = import_file(engine, roster.template_bytes(fmt), filename=f"模板.{fmt}")
-        assert report.ok, report.lines()
+TWO_ROWS = [
+    ["P00001", "张书记", "局机关", "机关", "机关党支部", "1", "Y", "0", "N", "×", ""],
+    ["P00002", "李书记", "局机关", "机关", "机关党支部", "否", "0", "FALSE", "√", "", ""],
+]
+
+
+def test_template_filled_in_with_openpyxl_imports(engine: Engine) -> None:
+    workbook = openpyxl.load_workbook(io.BytesIO(roster.template_bytes("xlsx")))
+    for row in TWO_ROWS:
+        workbook["名册"].append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    report = import_file(engine, buffer.getvalue(), filename="名册模板.xlsx")
+    assert report.ok, report.lines()
+    assert report.added == ["P00001 张书记", "P00002 李书记"]
     with db.session(engine) as s:
-        assert len(roster.active_members(session=s)) == len(roster.EXAMPLE_ROWS)
+        members = {m.roster_id: m for m in roster.active_members(session=s)}
+    assert members["P00001"].is_party_secretary and members["P00001"].is_leadership
+    assert members["P00002"].is_branch_secretary and not members["P00002"].is_cadre
+
+
+def test_csv_template_filled_in_imports_past_its_note_line(engine: Engine) -> None:
+    lines = "".join(",".join(row) + "\r\n" for row in TWO_ROWS)
+    data = roster.template_bytes("csv") + lines.encode("utf-8")
+    report = import_file(engine, data, filename="名册模板.csv")
+    assert report.ok, report.lines()
+    assert len(report.added) == 2
 
 
 def test_import_writes_only_in_the_callers_transaction(engine: Engine) -> None:
@@ -501,13 +612,17 @@ def test_two_secretaries_in_one_branch_are_refused_with_both_rows(engine: Engine
     assert refused(engine, rows) == ["党支部「城东党支部」有两位支部书记:第 5 行和第 6 行"]
 
 
-def test_flag_other_than_yes_or_no_is_refused_naming_column_and_value(engine: Engine) -> None:
+def test_flag_with_no_yes_or_no_spelling_is_refused_naming_row_column_and_spellings(
+    engine: Engine,
+) -> None:
     rows = good_rows()
-    rows[3][9] = "Y"
-    rows[4][7] = 1
+    rows[3][9] = "有"
+    rows[4][7] = 2
     assert refused(engine, rows) == [
-        "第 5 行「年老体弱」的值「Y」无效:只能填「是」或「否」",
-        "第 6 行「党员干部」的值「1」无效:只能填「是」或「否」",
+        "第 5 行「年老体弱」的值「有」无效:只能填「是」「Y」「1」「√」「TRUE」表示是,"
+        "「否」「N」「0」「×」「FALSE」或留空表示否(字母不分大小写)",
+        "第 6 行「党员干部」的值「2」无效:只能填「是」「Y」「1」「√」「TRUE」表示是,"
+        "「否」「N」「0」「×」「FALSE」或留空表示否(字母不分大小写)",
     ]
 
 

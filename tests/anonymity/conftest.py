@@ -1,9 +1,9 @@
 """The scenario of this suite, once per backend for all its tests (it is the slow part).
 
 Like the `engine` fixture of tests/conftest.py, it runs on SQLite (a file) and on a scratch
-PostgreSQL database; the PostgreSQL run is skipped, saying why, when the server does not
-answer. The database is its own (not the per-test `engine`), since every test of the suite
-reads the same scenario.
+PostgreSQL database; the PostgreSQL run carries the `postgres` marker and is skipped, saying
+why, when the server does not answer (fails with PINGYI_REQUIRE_POSTGRES=1). The database is
+its own (not the per-test `engine`), since every test of the suite reads the same scenario.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     name = metafunc.function.__name__
     backends = [b for b in BACKENDS if name.startswith(f"test_{b}_")] or list(BACKENDS)
-    metafunc.parametrize("scenario", backends, indirect=True, scope="session")
+    params = [
+        pytest.param(b, marks=pytest.mark.postgres) if b == "postgresql" else b for b in backends
+    ]
+    metafunc.parametrize("scenario", params, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

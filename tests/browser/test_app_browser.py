@@ -72,18 +72,23 @@ def test_bad_roster_upload_lists_every_error_as_typed(
     bad.write_text(
         "编号,姓名,单位,单位类型,党支部,党组书记,班子成员,党员干部,支部书记,年老体弱,联系支部\n"
         "A001,,局机关,机关,机关党支部,是,是,否,否,否,\n"
-        "A002,*李四*,局机关,机关,机关党支部,否,Y:1,否,否,否,\n",
+        "A002,李四,局机关,机关,机关党支部,否,Y:1,否,否,否,\n"
+        # A person's name, in Markdown's italics, typed where a branch belongs.
+        "A003,王五,局机关,机关,机关党支部,否,是,否,否,否,*李四*\n",
         encoding="utf-8",
     )
     log_in(page, demo_app, "roster")
     settle(page, "下载当前名册")
     page.get_by_text("导入名册、下载模板").click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
-    settle(page, "名册有 2 处错误")
+    settle(page, "名册有 3 处错误")
     alert = page.locator('[data-testid="stAlertContentError"]')
     expect(alert).to_contain_text("第 2 行「姓名」为空")
-    # Markdown and directives in a cell are shown as typed, never interpreted.
+    # Markdown and directives in a cell are shown as typed, never interpreted: the asterisks
+    # are on the page and nothing is in italics; no directive ate the colon.
     expect(alert).to_contain_text("第 3 行「班子成员」的值「Y:1」无效")
+    expect(alert).to_contain_text("第 4 行「联系支部」中的「*李四*」是未知党支部")
+    expect(alert.locator("em, i")).to_have_count(0)
     screenshot(page, "desktop-roster-import-errors")
     assert page.locator(EXCEPTION).count() == 0
 

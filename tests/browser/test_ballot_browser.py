@@ -31,6 +31,7 @@ from ballotdevice import (
     SEND,
     STORE,
     THANKS,
+    THANKS_DETAIL,
     TIMEOUT,
     USED,
     VIEWPORTS,
@@ -115,9 +116,20 @@ def test_a_ballot_reloaded_half_way_shows_every_answer_and_is_stored_once(  # ty
     assert stored(page, code) is None  # the device forgets a ballot that is in
 
     # The back button, or the QR link again: the code is used, no form, nothing stored.
+    # Back brings ?code= into the address again; the page's run that takes it shows the
+    # thanks again and takes the code out of the address: that run is waited for, not a blank.
+    page.evaluate(
+        "() => addEventListener('popstate', () => { window.backTo = location.search; },"
+        " {once: true})"
+    )
     page.go_back()
-    settle(page, "群众评议", timeout=TIMEOUT)
-    assert page.locator(SCALE).count() == 0
+    page.wait_for_function(
+        "() => window.backTo !== undefined && !location.search.includes('code=')"
+    )
+    assert page.evaluate("() => window.backTo") == f"?code={code}"
+    page.get_by_text(THANKS_DETAIL).wait_for()
+    settle(page, THANKS, timeout=TIMEOUT)
+    assert page.locator(SCALE).count() == 0 and page.locator(EXCEPTION).count() == 0
     page.goto(slips.ballot_url(code, demo_app.url))
     settle(page, USED, timeout=TIMEOUT)
     assert page.locator(SCALE).count() == 0

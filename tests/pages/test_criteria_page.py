@@ -4,6 +4,7 @@ only the office may open the page.
 
 AppTest cannot edit an `st.data_editor`, so the scale and rules tests stand in for the
 office's edits: `st.data_editor` returns the table the office would have left (`edited`).
+The real editor is edited in chromium in tests/browser/test_criteria_browser.py.
 """
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ so the import is tested through the page, as the office uses it.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Literal
 
+import openpyxl
 from streamlit.testing.v1 import AppTest
 
 from pingyi import db, demo, roster
@@ -18,7 +21,7 @@ BAD_CSV = "\n".join(
     [
         HEADER,
         "A001,,局机关,机关,机关党支部,是,是,否,否,否,",  # row 2: no name
-        "A002,李四,局机关,机关,机关党支部,否,Y,否,否,否,",  # row 3: Y is not 是 or 否
+        "A002,李四,局机关,机关,机关党支部,否,有,否,否,否,",  # row 3: 有 is no yes/no spelling
     ]
 ).encode()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -41,6 +44,7 @@ def test_empty_roster_shows_uploader_and_templates(empty_db: Path, open_page) ->
     assert "名册是空的" in at.info[0].value
     assert at.file_uploader(key="roster_upload").allowed_type == [".xlsx", ".csv"]
     assert [b.label for b in at.get("download_button")] == ["模板 Excel", "模板 CSV"]
+    assert f"是/否各列:{roster.FLAG_SPELLINGS}" in [c.value for c in at.caption]
     assert not at.dataframe
 
 
@@ -52,7 +56,7 @@ def test_bad_csv_shows_every_error_with_its_row_and_imports_nothing(
     message = at.error[0].value
     assert "名册有 2 处错误,没有导入任何数据" in message
     assert "第 2 行「姓名」为空" in message
-    assert "第 3 行「班子成员」的值「Y」无效" in message
+    assert "第 3 行「班子成员」的值「有」无效" in message and "「√」「TRUE」表示是" in message
     assert not at.success
     assert member_count() == 0
 
@@ -63,8 +67,22 @@ def test_unreadable_file_is_an_error_not_a_crash(empty_db: Path, open_page) -> N
     assert member_count() == 0
 
 
+def filled_template(fmt: Literal["xlsx", "csv"]) -> bytes:
+    """The template the page offers, with the example rows typed under its header."""
+    data = roster.template_bytes(fmt)
+    if fmt == "csv":
+        lines = (",".join(row) for row in roster.EXAMPLE_ROWS)
+        return data + "\r\n".join(lines).encode()
+    workbook = openpyxl.load_workbook(io.BytesIO(data))
+    for row in roster.EXAMPLE_ROWS:
+        workbook[roster.ROSTER_SHEET].append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def test_good_csv_imports_and_shows_what_was_added(empty_db: Path, open_page) -> None:
-    at = upload(open_page(PAGE), "名册模板.csv", roster.template_bytes("csv"))
+    at = upload(open_page(PAGE), "名册模板.csv", filled_template("csv"))
     assert not at.error
     assert at.success[0].value == "新增 3 人,变更 0 人,移除 0 人"
     assert member_count() == 3
@@ -75,7 +93,7 @@ def test_good_csv_imports_and_shows_what_was_added(empty_db: Path, open_page) ->
 
 
 def test_xlsx_template_imports_too(empty_db: Path, open_page) -> None:
-    at = upload(open_page(PAGE), "名册模板.xlsx", roster.template_bytes("xlsx"), XLSX)
+    at = upload(open_page(PAGE), "名册模板.xlsx", filled_template("xlsx"), XLSX)
     assert "新增 3 人" in at.success[0].value
     assert member_count() == 3
 
@@ -125,4 +143,4 @@ def test_members_filter_by_name_flag_unit_and_branch(demo_db: Path, open_page) -
     assert set(organ["单位"]) == {demo.ORGAN_UNIT} and len(organ) == 25
     at.selectbox[1].select("机关党支部").run()
     assert len(at.dataframe[0].value) == 25
-    assert "共 25 人(名册共 105 人)" in at.caption[0].value
+    assert "共 25 人(名册共 105 人)" in [c.value for c in at.caption]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Any
@@ -271,7 +272,10 @@ def request(
 
 
 def call(handler: Callable[..., Any], req: Any) -> Any:
-    return asyncio.run(handler(req))
+    """Run the handler on an event loop of its own thread: a session's browser tests leave
+    Playwright's loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, handler(req)).result()
 
 
 def set_cookie(response: Any) -> SimpleCookie:

@@ -136,18 +136,15 @@ def hand_over(
     login = session.exec(query.with_for_update()).first()
     if login is None:
         return None
-    expires = login.ticket_expires
+    in_time = login.ticket_expires is not None and _aware(login.ticket_expires) >= (now or _now())
     login.ticket_hash = None
     login.ticket_expires = None
-    if expires is None or _aware(expires) < (now or _now()):
-        session.add(login)
-        session.flush()
-        return None
-    token = secrets.token_urlsafe(32)
-    login.token_hash = _digest(token)
+    token = secrets.token_urlsafe(32) if in_time else None
+    if token is not None:
+        login.token_hash = _digest(token)
     session.add(login)
     session.flush()
-    return sign(token, secret or settings().secret_key)
+    return None if token is None else sign(token, secret or settings().secret_key)
 
 
 def resume(
@@ -213,19 +210,12 @@ def end_cookie(*, session: Session, cookie: str, secret: bytes | None = None) ->
         session.execute(delete(LoginSession).where(LoginSession.token_hash == _digest(token)))
 
 
-def end_all(*, session: Session, account_id: int) -> int:
+def end_all(*, session: Session, account_id: int) -> None:
     """Every session of an account (password changed or reset, account deactivated)."""
-    query = select(LoginSession.id).where(LoginSession.account_id == account_id)
-    ended = len(session.exec(query).all())
     session.execute(delete(LoginSession).where(col(LoginSession.account_id) == account_id))
-    return ended
 
 
-def forget_stale(*, session: Session, now: datetime | None = None) -> int:
+def forget_stale(*, session: Session, now: datetime | None = None) -> None:
     """Delete sessions idle past the limit and tickets never handed in (kept small)."""
-    moment = now or _now()
-    stale = select(LoginSession.id).where(col(LoginSession.last_seen) < moment - IDLE)
-    ids = list(session.exec(stale))
-    if ids:
-        session.execute(delete(LoginSession).where(col(LoginSession.id).in_(ids)))
-    return len(ids)
+    cutoff = (now or _now()) - IDLE
+    session.execute(delete(LoginSession).where(col(LoginSession.last_seen) < cutoff))

@@ -29,7 +29,7 @@ TICKET = "auth_ticket"  # a login's ticket the browser is still to hand in for t
 FORGET = "auth_forget_cookie"  # the browser's cookie is to be cleared (logout, refused)
 TRIED = "auth_cookie_tried"  # the cookie this tab already tried: not asked again each run
 NOTICE = "auth_notice"  # why the tab was logged out, shown on the login page
-_KEPT = (TRIED, FORGET)  # what a logout leaves in the tab
+_KEPT = (TRIED,)  # what a logout leaves in the tab
 
 MSG_NO_ACCESS = "您没有访问此页面的权限。"
 MSG_LOGIN_FIRST = "请先登录。"

@@ -102,17 +102,21 @@ def shows_page_logged_in(page: Any, settle: Any, title: str) -> None:
     assert page.get_by_text(LOGIN_FIRST).count() == 0
 
 
+def log_out_in_a_second_tab(page: Any, server: Any, settle: Any) -> None:
+    """Once the cookie is set, a second tab of the same browser finds the login and logs out."""
+    login_cookie(page)
+    second = page.context.new_page()
+    second.goto(f"{server.url}/rounds")
+    shows_logged_in(second, settle, "轮次与进度")
+    second.get_by_role("button", name=LOGOUT).click()
+    shows_login_form(second, settle, "已退出登录。")
+
+
 def test_logging_out_in_a_second_tab_ends_the_login_in_the_first(  # type: ignore[no-untyped-def]
     demo_app, page, settle, log_in
 ):
     log_in(page, demo_app, "roster")
-    login_cookie(page)
-    second = page.context.new_page()
-    second.goto(f"{demo_app.url}/rounds")
-    shows_logged_in(second, settle, "轮次与进度")
-
-    second.get_by_role("button", name=LOGOUT).click()
-    shows_login_form(second, settle, "已退出登录。")
+    log_out_in_a_second_tab(page, demo_app, settle)
     assert login_cookie(page, present=False) is None  # the browser forgot it too
 
     go(page, settle, "轮次与进度")  # the first tab, untouched since, at its next click
@@ -127,12 +131,7 @@ def test_a_meeting_screen_left_open_is_logged_out_at_its_next_refresh(  # type: 
     """Nothing is clicked on the meeting screen: its own refresh (every 3 s) checks the login
     and, logged out in another tab, the whole page turns to the login form."""
     log_in(page, demo_app, "meeting")
-    login_cookie(page)
-    second = page.context.new_page()
-    second.goto(f"{demo_app.url}/rounds")
-    shows_logged_in(second, settle, "轮次与进度")
-    second.get_by_role("button", name=LOGOUT).click()
-    shows_login_form(second, settle, "已退出登录。")
+    log_out_in_a_second_tab(page, demo_app, settle)
     page.get_by_label("用户名").wait_for(timeout=15_000)  # no click, no reload
     shows_login_form(page, settle, logins.Refusal.UNKNOWN.value)
 

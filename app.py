@@ -7,6 +7,7 @@ file as its page script, where `__name__` is "__main__".
 
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
+from streamlit.runtime.pages_manager import PagesManager
 
 from pingyi import auth, db, ui
 from pingyi.ui import auth as login
@@ -47,9 +48,9 @@ def main() -> None:
     with_menu = user is not None and not navigation.bare(
         current.url_path, st.query_params.to_dict()
     )
-    if with_menu:
+    if user is not None and with_menu:
         current = st.navigation(menu, expanded=True)
-        login.sidebar(user)  # type: ignore[arg-type]
+        login.sidebar(user)
     login.cookie_errand(in_sidebar=with_menu)  # before the page, which may stop the run
     current.run()
 
@@ -57,4 +58,9 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 else:
+    # Streamlit takes a `pages/` folder beside app.py for an old-style multipage app and, on a
+    # session's first run, draws a menu of its file names before app.py's own navigation
+    # replaces it. The flag is read once per process when still unset: this app only ever
+    # navigates through `st.navigation`, so settle it before any session starts.
+    PagesManager.uses_pages_directory = False
     app = st.App(__file__, routes=ROUTES)

@@ -167,7 +167,7 @@ class AppPath:
             self.round_id = bureau.round_id
             self.group_id = bureau.groups[GroupKey.VENDORS]
             self.codes = codes.issue(
-                session=s, round_id=self.round_id, group_id=self.group_id, count=n
+                actor="性能测试", session=s, round_id=self.round_id, group_id=self.group_id, count=n
             )
             form = ballots.ballot_form(session=s, round_id=self.round_id, group_id=self.group_id)
         assert len(form.cards) == 30 and len(form.items) == ITEMS, len(form.items)

@@ -495,7 +495,9 @@ def build(directory: Path, tablets: int) -> World:
     with db.transaction(engine) as s:
         bureau = build_bureau(session=s, grassroots=TARGETS_PER_BRANCH, cadres=False)
         group_id = bureau.groups[GroupKey.VENDORS]
-        plain = codes.issue(session=s, round_id=bureau.round_id, group_id=group_id, count=tablets)
+        plain = codes.issue(
+            actor="性能测试", session=s, round_id=bureau.round_id, group_id=group_id, count=tablets
+        )
         form = ballots.ballot_form(session=s, round_id=bureau.round_id, group_id=group_id)
     engine.dispose()
     items = tuple(form.items)

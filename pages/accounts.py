@@ -3,29 +3,28 @@
 import pandas as pd
 import streamlit as st
 
-from pingyi import audit, auth, db, slips, ui
+from pingyi import auth, db, slips, ui
 from pingyi.auth import Role
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require(Role.ADMIN)
 
 ISSUED = "accounts_issued"  # the one-time passwords just made: shown once, never stored
-FLASH = "accounts_flash"
 
 st.title("账号")
 st.caption(
     "党员用党员编号登录;初始密码只能使用一次,首次登录后必须修改。"
     f"连续输错 {auth.MAX_FAILED_LOGINS} 次密码的账号锁定 {auth.LOCK_MINUTES} 分钟,也可在此解锁。"
 )
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 
 
 def remember(lines: list[auth.InitialPassword], message: str) -> None:
     st.session_state[ISSUED] = lines
-    st.session_state[FLASH] = message
+    flash(message)
     st.rerun()
 
 
@@ -49,13 +48,7 @@ if without:
     st.markdown(f"名册中还有 **{len(without)}** 名党员没有账号。")
     if st.button("生成账号和初始密码", type="primary", icon=":material/person_add:"):
         with st.spinner("正在生成账号…"), db.transaction(ui.engine()) as s:
-            made = auth.create_member_accounts(session=s)
-            audit.record(
-                session=s,
-                actor=user.name,
-                action="生成账号",
-                detail=f"为 {len(made)} 名党员生成账号和初始密码",
-            )
+            made = auth.create_member_accounts(session=s, actor=user.name)
         remember(made, f"已为 {len(made)} 名党员生成账号。")
 else:
     st.caption("名册中的党员都已有账号。")
@@ -120,23 +113,20 @@ if all_accounts:
     try:
         if reset.button("重置密码", icon=":material/lock_reset:"):
             with db.transaction(ui.engine()) as s:
-                line = auth.reset_password(session=s, account_id=chosen_id)  # type: ignore[arg-type]
-                audit.record(session=s, actor=user.name, action="重置密码", detail=chosen.username)
+                line = auth.reset_password(session=s, account_id=chosen_id, actor=user.name)
             remember([line], f"已重置「{md_escape(chosen.display_name)}」的密码。")
         if unlock.button("解锁", icon=":material/lock_open:"):
             with db.transaction(ui.engine()) as s:
-                auth.unlock(session=s, account_id=chosen_id)  # type: ignore[arg-type]
-                audit.record(session=s, actor=user.name, action="解锁账号", detail=chosen.username)
-            st.session_state[FLASH] = f"已解锁「{md_escape(chosen.display_name)}」。"
+                auth.unlock(session=s, account_id=chosen_id, actor=user.name)
+            flash(f"已解锁「{md_escape(chosen.display_name)}」。")
             st.rerun()
         label = "停用" if chosen.active else "启用"
         if toggle.button(label, icon=":material/toggle_on:"):
             with db.transaction(ui.engine()) as s:
-                auth.set_active(session=s, account_id=chosen_id, active=not chosen.active)  # type: ignore[arg-type]
-                audit.record(
-                    session=s, actor=user.name, action=f"{label}账号", detail=chosen.username
+                auth.set_active(
+                    session=s, account_id=chosen_id, active=not chosen.active, actor=user.name
                 )
-            st.session_state[FLASH] = f"已{label}「{md_escape(chosen.display_name)}」。"
+            flash(f"已{label}「{md_escape(chosen.display_name)}」。")
             st.rerun()
     except auth.AuthError as exc:
         st.error(str(exc))
@@ -156,11 +146,14 @@ if added:
     try:
         with db.transaction(ui.engine()) as s:
             account = auth.create_admin(
-                session=s, username=username, password=password, display_name=name
+                session=s,
+                username=username,
+                password=password,
+                display_name=name,
+                actor=user.name,
             )
-            audit.record(session=s, actor=user.name, action="创建管理员", detail=account.username)
     except auth.AuthError as exc:
         st.error(str(exc))
     else:
-        st.session_state[FLASH] = f"已添加管理员「{md_escape(account.display_name)}」。"
+        flash(f"已添加管理员「{md_escape(account.display_name)}」。")
         st.rerun()

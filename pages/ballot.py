@@ -6,7 +6,6 @@ from pingyi import ui
 from pingyi.ui import ballot as view
 
 ui.through_app()
-
 view.style()
 st.title("群众评议")
 

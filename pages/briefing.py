@@ -34,7 +34,7 @@ if not opened:
     st.info("还没有开启的评议轮次。")
     st.stop()
 
-round_id: int = pick_round(opened, current, key="briefing_round").id  # type: ignore[assignment]
+round_id: int = pick_round(opened, current, key="briefing_round").id
 
 with db.session(engine) as s:
     subjects = [
@@ -48,7 +48,7 @@ if not subjects:
 by_target = {t.id: t for t in subjects}
 target_id: int = st.selectbox(
     "通报对象", list(by_target), format_func=lambda i: by_target[i].name, key="briefing_target"
-)  # type: ignore[assignment]
+)
 
 try:
     with db.session(engine) as s:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pingyi import audit, codes, criteria, db, rounds, ui
+from pingyi import codes, criteria, db, rounds, ui
 from pingyi.auth import Role
 from pingyi.codes import CodeError
 from pingyi.models import Step
@@ -17,6 +17,7 @@ from pingyi.ui.codes import (
     slip_address,
     submitted_share,
 )
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.picker import pick_round
 from pingyi.ui.text import md_escape
 
@@ -24,8 +25,6 @@ ui.through_app()
 user = login.require(Role.ADMIN)
 
 BATCHES = "codes_batches"  # list[Batch], newest first: the only place plain codes live
-FLASH = "codes_flash"  # the success message that survives the rerun after issuing
-REVOKED = "codes_revoked"  # the same after revoking
 # The issue button's key carries this token and every click moves it on, so a second rerun
 # from the same click (double click, fast rerun) finds no button with its key: it cannot
 # issue again.
@@ -46,7 +45,7 @@ if not all_rounds:
     st.stop()
 
 round_ = pick_round(all_rounds, current, key="codes_round")
-round_id: int = round_.id  # type: ignore[assignment]
+round_id: int = round_.id
 closed = Step(round_.step) == Step.CLOSED
 
 with db.session(ui.engine()) as s:
@@ -60,8 +59,7 @@ for count in counts:
 base_url = None if closed else slip_address()
 
 st.subheader("发放测评码")
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 if closed:
     st.info(f"「{md_escape(round_.name)}」已结束,不能再发放测评码。")
 else:
@@ -87,38 +85,39 @@ else:
     )
     if base_url is None:
         st.caption("请先在上方填好手机能访问的地址,再生成测评码条。")
-    if button_column.button(
-        "生成测评码",
-        key=f"codes_issue_{token}",
-        type="primary",
-        icon=":material/qr_code_2:",
-        disabled=base_url is None,
+    if (
+        button_column.button(
+            "生成测评码",
+            key=f"codes_issue_{token}",
+            type="primary",
+            icon=":material/qr_code_2:",
+            disabled=base_url is None,
+        )
+        and base_url is not None
     ):
         st.session_state[TOKEN] = token + 1
         try:
             with st.spinner("正在生成测评码和打印页…"):
                 with db.transaction(ui.engine()) as s:
                     plain = codes.issue(
-                        session=s, round_id=round_id, group_id=group_id, count=int(number)
+                        session=s,
+                        round_id=round_id,
+                        group_id=group_id,
+                        count=int(number),
+                        actor=user.name,
                     )
                     form = criteria.group_form(session=s, round_id=round_id, group_id=group_id)
-                    audit.record(
-                        session=s,
-                        actor=user.name,
-                        action="发放测评码",
-                        detail=f"「{round_.name}」{chosen.group_name} {len(plain)} 个",
-                    )
                 # Kept before anything is drawn: once committed, these codes exist nowhere else.
                 batch = Batch(
                     id=token,
                     round_name=round_.name,
                     group_name=chosen.group_name,
                     codes=tuple(plain),
-                    base_url=base_url,  # type: ignore[arg-type]  # not None: the button is on
+                    base_url=base_url,
                     form=form.kind_label,
                 )
                 st.session_state[BATCHES] = [batch, *st.session_state.get(BATCHES, [])]
-                st.session_state[FLASH] = (
+                flash(
                     f"已为「{chosen.group_name}」生成 {len(plain)} 个测评码,"
                     "上表的已发放数量已更新。"
                 )
@@ -141,7 +140,8 @@ if batches:
                 f"**{md_escape(batch.group_name)}** · {len(batch.codes)} 个 · "
                 f"{md_escape(batch.round_name)} · 生成于 {batch.issued_at:%H:%M:%S}"
             )
-            left, right, _ = st.columns([1, 1, 2])
+            left, right = st.columns([1, 1, 2])[:2]
+
             left.download_button(
                 "打印页(A4 测评码条)",
                 batch.slips_page,
@@ -171,19 +171,16 @@ if batches:
 
 st.subheader("作废测评码")
 st.caption("测评码条遗失或印错时作废;已作废的测评码不能再用于评议。已使用的测评码不能作废。")
-if REVOKED in st.session_state:
-    st.success(st.session_state.pop(REVOKED))
+show_flash(slot="revoked")
 with st.form("codes_revoke", clear_on_submit=True, enter_to_submit=True):
     typed = st.text_input("测评码", placeholder="例如 ABCD EFGH", key="codes_revoke_code")
     submitted = st.form_submit_button("作废", icon=":material/block:")
 if submitted:
     try:
         with db.transaction(ui.engine()) as s:
-            message = revoke_typed(session=s, typed=typed, round_id=round_id)
-            # The code itself stays out of the log: plain codes are kept nowhere.
-            audit.record(session=s, actor=user.name, action="作废测评码", detail=round_.name)
+            message = revoke_typed(session=s, typed=typed, round_id=round_id, actor=user.name)
     except CodeError as exc:
         st.error(str(exc))
     else:
-        st.session_state[REVOKED] = message
+        flash(message, slot="revoked")
         st.rerun()  # the counts above include this code now

@@ -23,12 +23,12 @@ from pingyi.models import (
 )
 from pingyi.ui import auth as login
 from pingyi.ui import tables
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.text import bullets, md_escape
 
 ui.through_app()
 user = login.require(Role.ADMIN)
 
-FLASH = "criteria_flash"  # the success message that survives the rerun after saving
 # Bumped after each save: every input gets a new key and starts again from what is stored
 # (a data_editor would otherwise replay its edits on top of the saved table).
 VERSION = "criteria_version"
@@ -46,7 +46,7 @@ st.caption(
 engine = ui.engine()
 with db.session(engine) as s:
     all_rounds = rounds.list_rounds(session=s)
-by_id: dict[int, Round] = {r.id: r for r in all_rounds}  # type: ignore[misc]
+by_id: dict[int, Round] = {r.id: r for r in all_rounds}
 
 
 def _option_label(option: int) -> str:
@@ -65,13 +65,12 @@ editable = criteria.is_editable(round_)
 where = "办公室默认设置" if round_ is None else f"「{round_.name}」"
 prefix = f"criteria_{choice}_{st.session_state.get(VERSION, 0)}"
 
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 if round_ is not None and not editable:
     st.info(md_escape(criteria.frozen_message(round_)), icon=":material/lock:")
 
 
-def save(action: str, what: str, change: Callable[[Session], str]) -> None:
+def save(action: audit.Action, what: str, change: Callable[[Session], str]) -> None:
     """One change and its audit event in one transaction; a Chinese error leaves both out."""
     try:
         with db.transaction(engine) as s:
@@ -80,7 +79,7 @@ def save(action: str, what: str, change: Callable[[Session], str]) -> None:
     except ValueError as exc:  # CriteriaError, RoundError, HeadcountError: for the office
         st.error(md_escape(str(exc)))
     else:
-        st.session_state[FLASH] = f"已保存{md_escape(what)}。"
+        flash(f"已保存{md_escape(what)}。")
         st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
         st.rerun()
 
@@ -129,7 +128,7 @@ def criteria_tab() -> None:
             parts = (f"{TEMPLATE_LABELS[key]}{c.describe()}" for key, c in changes.items())
             return f"{where}:" + ";".join(parts)
 
-        save("修改测评项目", f"{where}的测评项目", change)
+        save(audit.Action.EDIT_CRITERIA, f"{where}的测评项目", change)
 
 
 # ---- 评价等级
@@ -185,13 +184,13 @@ def scale_tab() -> None:
             result = criteria.replace_scale(session=s, round_id=round_id, levels=levels)
             return f"{where}:{result.describe()}"
 
-        save("修改评价等级", f"{where}的评价等级", change)
+        save(audit.Action.EDIT_SCALE, f"{where}的评价等级", change)
 
 
 # ---- 评议规则
 
 
-def rules_frame(stored: list[dict[str, Any]]) -> pd.DataFrame:
+def rules_frame(stored: list[rules.Rule]) -> pd.DataFrame:
     return pd.DataFrame(
         [rounds.rule_labels(rule) for rule in stored], columns=[KIND, WHO, TARGETS], dtype="object"
     )
@@ -242,7 +241,7 @@ def rules_tab() -> None:
             stored = rounds.save_rules(session=s, round_id=round_id, new_rules=new_rules)
             return f"{where}:共 {len(stored)} 条规则"
 
-        save("修改评议规则", f"{where}的评议规则", change)
+        save(audit.Action.EDIT_RULES, f"{where}的评议规则", change)
     rules_preview()
 
 
@@ -348,7 +347,7 @@ def group_form_editor(form: criteria.GroupFormView) -> None:
             )
             return f"{where}{form.group_name}:{saved.describe()}"
 
-        save("修改评议表", f"{where}「{form.group_name}」的评议表", change)
+        save(audit.Action.EDIT_FORM, f"{where}「{form.group_name}」的评议表", change)
 
 
 # ---- 评议群体人数
@@ -379,7 +378,7 @@ def headcounts_tab() -> None:
             moved = (f"{GROUP_LABELS[k]} {old} → {new}" for k, (old, new) in changes.items())
             return ";".join(moved) or "人数未变"
 
-        save("修改评议群体人数", "评议群体人数", change)
+        save(audit.Action.EDIT_HEADCOUNTS, "评议群体人数", change)
 
 
 criteria_tab_, scale_tab_, forms_tab_, rules_tab_, headcounts_tab_ = st.tabs(

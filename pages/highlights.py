@@ -2,35 +2,30 @@
 
 import streamlit as st
 
-from pingyi import audit, db, highlights, rounds, ui
+from pingyi import db, highlights, rounds, ui
 from pingyi.auth import Role
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require()
 
-FLASH = "highlights_flash"
 
 st.title("好经验、好典型、好做法")
 st.caption("领导小组办公室从自我小结和领导点评中选出,供大家学习交流。")
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 
 
 def done(message: str) -> None:
-    st.session_state[FLASH] = message
+    flash(message)
     st.rerun()
 
 
 if user.has(Role.ADMIN):
     with db.session(ui.engine()) as s:
         current = rounds.current(session=s)
-        picks = (
-            highlights.candidates(session=s, round_id=current.id)  # type: ignore[arg-type]
-            if current is not None
-            else []
-        )
+        picks = highlights.candidates(session=s, round_id=current.id) if current is not None else []
     with st.expander("选编并发布", icon=":material/edit:", expanded=not picks):
         if picks:
             index = st.selectbox(
@@ -67,8 +62,8 @@ if user.has(Role.ADMIN):
                         title=title,
                         text=text,
                         source=source,
+                        actor=user.name,
                     )
-                    audit.record(session=s, actor=user.name, action="发布好经验", detail=item.title)
             except highlights.HighlightError as exc:
                 st.error(str(exc))
             else:
@@ -92,17 +87,11 @@ for item in shown:
             if item.published:
                 if st.button("撤下", key=f"hl_withdraw_{item.id}", icon=":material/unpublished:"):
                     with db.transaction(ui.engine()) as s:
-                        highlights.withdraw(session=s, highlight_id=item.id)  # type: ignore[arg-type]
-                        audit.record(
-                            session=s, actor=user.name, action="撤下好经验", detail=item.title
-                        )
+                        highlights.withdraw(session=s, highlight_id=item.id, actor=user.name)
                     done(f"已撤下「{md_escape(item.title)}」。")
             else:
                 st.caption("已撤下,党员看不到。")
                 if st.button("重新发布", key=f"hl_republish_{item.id}"):
                     with db.transaction(ui.engine()) as s:
-                        highlights.republish(session=s, highlight_id=item.id)  # type: ignore[arg-type]
-                        audit.record(
-                            session=s, actor=user.name, action="发布好经验", detail=item.title
-                        )
+                        highlights.republish(session=s, highlight_id=item.id, actor=user.name)
                     done(f"已重新发布「{md_escape(item.title)}」。")

@@ -2,17 +2,17 @@
 
 import streamlit as st
 
-from pingyi import audit, db, demo, roster, rounds, rules, todos, ui
+from pingyi import db, demo, roster, rounds, rules, todos, ui
 from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Step
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require()
 is_admin = user.has(Role.ADMIN)
 
-FLASH = "home_flash"  # a message that survives the rerun after loading the demo
 STEPS = [Step.SELF_SUMMARY, Step.INSPECTION, Step.BRIEFING, Step.REVIEW, Step.RECTIFICATION]
 
 st.title("领导点评和群众评议")
@@ -23,8 +23,7 @@ st.markdown(
     "市场经营户凭一次性测评码匿名评议,最后把整改要求逐项落实。"
 )
 
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 
 with db.session(ui.engine()) as s:
     has_data = demo.has_data(session=s)
@@ -36,7 +35,7 @@ with db.session(ui.engine()) as s:
     unit_count = len({m.unit_id for m in members})
     member_count = len(members)
     if current is not None:
-        target_count = rounds.count_targets(session=s, round_id=current.id)  # type: ignore[arg-type]
+        target_count = rounds.count_targets(session=s, round_id=current.id)
     elif members:
         target_count = len(rules.all_targets(rounds.current_roster(session=s)))
     else:
@@ -48,13 +47,12 @@ if not has_data and is_admin:
     if left.button("加载示例数据", type="primary", icon=":material/dataset:"):
         try:
             with st.spinner("正在加载示例数据…"), db.transaction(ui.engine()) as s:
-                summary = demo.load_demo(session=s)
-                audit.record(session=s, actor=user.name, action="加载示例数据")
+                summary = demo.load_demo(session=s, actor=user.name)
         except demo.DemoError as exc:
             # Someone else loaded data meanwhile: the server refuses a second load.
             st.error(str(exc))
         else:
-            st.session_state[FLASH] = (
+            flash(
                 f"已加载示例数据:{summary.branches} 个党支部,{summary.members} 名党员;"
                 f"上一轮已结束、结果已公布,进行中的轮次「{summary.round_name}」正在开展点评。"
                 "在会议大屏可看上一轮结果;用命令 pingyi demo simulate 可模拟现场投票。"

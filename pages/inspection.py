@@ -12,6 +12,7 @@ from pingyi.inspections import InspectionError
 from pingyi.models import STEP_LABELS, Inspection, Step, TargetKind
 from pingyi.summaries import limit
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.text import md_escape
 
 ui.through_app()
@@ -22,7 +23,6 @@ if not (user.has(Role.ADMIN) or user.in_leading_group):
     st.stop()
 is_office = user.has(Role.ADMIN)
 
-FLASH = "inspection_flash"  # the success message that survives the rerun after saving
 ADDED = "inspection_added"  # counts recorded findings, so the form starts empty again
 
 st.title("调研督查")
@@ -37,10 +37,10 @@ with db.session(engine) as s:
     if round_ is not None:
         branches = [
             t
-            for t in rounds.targets_of(session=s, round_id=round_.id)  # type: ignore[arg-type]
+            for t in rounds.targets_of(session=s, round_id=round_.id)
             if t.kind == TargetKind.BRANCH
         ]
-        done = inspections.progress(session=s, round_id=round_.id)  # type: ignore[arg-type]
+        done = inspections.progress(session=s, round_id=round_.id)
 
 if round_ is None:
     st.info("当前没有进行中的评议轮次。")
@@ -52,8 +52,7 @@ if not branches:
 step_label = STEP_LABELS[Step(round_.step)]
 editable = inspections.is_open(round_)
 st.caption(f"{md_escape(round_.name)} · 当前阶段:{step_label}")
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 if not editable:
     st.info(
         f"本轮已进入「{step_label}」阶段,调研督查情况只能查看,不能再记录或删除。",
@@ -77,7 +76,7 @@ target_id: int = st.selectbox(
     list(by_id),
     format_func=lambda i: by_id[i].name,
     key="inspection_branch",
-)  # type: ignore[assignment]
+)
 
 if editable:
     form_key = f"inspection_form_{st.session_state.get(ADDED, 0)}"
@@ -105,20 +104,18 @@ if editable:
             with db.transaction(engine) as s:
                 inspections.record(
                     session=s,
-                    round_id=round_.id,  # type: ignore[arg-type]
+                    round_id=round_.id,
                     target_id=target_id,
                     inspector=user.name,
                     recorded_by=user.account_id,
-                    visited_on=visited_on,  # type: ignore[arg-type]
+                    visited_on=visited_on,
                     checked=checked,
                     findings=findings,
                 )
         except InspectionError as exc:
             st.error(str(exc))
         else:
-            st.session_state[FLASH] = (
-                f"已记录「{md_escape(by_id[target_id].name)}」的调研督查情况。"
-            )
+            flash(f"已记录「{md_escape(by_id[target_id].name)}」的调研督查情况。")
             st.session_state[ADDED] = st.session_state.get(ADDED, 0) + 1
             st.rerun()
 
@@ -150,11 +147,11 @@ for inspection in found:
                 with db.transaction(engine) as s:
                     inspections.delete(
                         session=s,
-                        inspection_id=inspection.id,  # type: ignore[arg-type]
+                        inspection_id=inspection.id,
                         recorded_by=None if is_office else user.account_id,
                     )
             except InspectionError as exc:
                 st.error(str(exc))
             else:
-                st.session_state[FLASH] = "已删除该条调研督查记录。"
+                flash("已删除该条调研督查记录。")
                 st.rerun()

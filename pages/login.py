@@ -6,7 +6,6 @@ from pingyi import ui
 from pingyi.ui import auth as login
 
 ui.through_app()
-
 if login.current_user() is not None:
     st.info("您已登录。")
     st.page_link("pages/home.py", label="回到首页", icon=":material/home:")

@@ -7,11 +7,12 @@ evaluation is open. Nothing can be changed from the projected view."""
 
 import streamlit as st
 
-from pingyi import audit, box, db, evaluation, meeting, rounds, ui
+from pingyi import box, db, evaluation, meeting, rounds, ui
 from pingyi.auth import Role
 from pingyi.models import Round
 from pingyi.ui import auth as login
 from pingyi.ui import meeting as view
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.picker import pick_round
 from pingyi.ui.text import md_escape
 
@@ -21,7 +22,6 @@ user = login.require(Role.ADMIN)
 # Seconds between refreshes: a ballot shows within a few seconds, and one refresh reads only
 # counts (codes and tallies), never the ratings.
 REFRESH_SECONDS = 3
-COUNTED = "meeting_counted"  # what the last 开箱计票 did, said once after the rerun
 
 projector = view.is_projector()
 view.style(projector=projector)
@@ -47,7 +47,7 @@ def control_sidebar() -> Round:
     """大屏控制: which round, 公布结果 / 隐藏结果, and the link to the projected view."""
     st.subheader("大屏控制")
     round_ = pick_round(all_rounds, current, key="meeting_round")
-    round_id: int = round_.id  # type: ignore[assignment]
+    round_id: int = round_.id
     if round_.results_published:
         st.success("评议结果已公布,正在大屏显示。")
         hide = st.button("隐藏结果", key="meeting_hide", icon=":material/visibility_off:")
@@ -60,13 +60,7 @@ def control_sidebar() -> Round:
         hide = False
     if show or hide:
         with db.transaction(ui.engine()) as s:
-            meeting.publish(session=s, round_id=round_id, published=show)
-            audit.record(
-                session=s,
-                actor=user.name,
-                action="公布结果" if show else "隐藏结果",
-                detail=round_.name,
-            )
+            meeting.publish(session=s, round_id=round_id, published=show, actor=user.name)
         st.rerun()
     st.link_button(
         "打开投影画面",
@@ -95,9 +89,10 @@ def evaluation_controls(round_id: int) -> None:
         except (evaluation.EvaluationError, box.BoxError) as exc:
             st.error(str(exc))
             return
-    st.session_state[COUNTED] = (
+    flash(
         f"「{done.group_name}」已开箱计票:{done.ballots} 票计入结果(一刀切 {done.uniform} 票)"
-        + ("" if done.sealed else ";数据库文件未能封存,请稍后重试(见日志)")
+        + ("" if done.sealed else ";数据库文件未能封存,请稍后重试(见日志)"),
+        slot="counted",
     )
     st.rerun()  # the whole page: participation and results now include the count
 
@@ -107,10 +102,9 @@ if projector:
 else:
     with st.sidebar:
         round_ = control_sidebar()
-        if COUNTED in st.session_state:
-            st.success(st.session_state.pop(COUNTED))
-        evaluation_controls(round_.id)  # type: ignore[arg-type]
-round_id: int = round_.id  # type: ignore[assignment]
+        show_flash(slot="counted")
+        evaluation_controls(round_.id)
+round_id: int = round_.id
 
 st.title(md_escape(round_.name))
 

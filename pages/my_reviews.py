@@ -28,7 +28,7 @@ if not opened:
     st.stop()
 
 round_ = pick_round(opened, current, key="my_reviews_round")
-round_id: int = round_.id  # type: ignore[assignment]
+round_id: int = round_.id
 
 with db.session(engine) as s:
     received = reviews.received(session=s, round_id=round_id, member_id=user.member_id)

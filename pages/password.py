@@ -4,9 +4,9 @@ import streamlit as st
 
 from pingyi import auth, db, logins, ui
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 
 ui.through_app()
-
 # Not `require()` alone: it would stop at 请先修改初始密码 — what this page is for.
 user = login.current_user() or login.require()
 
@@ -39,7 +39,6 @@ if submitted:
         st.error(str(exc))
     else:
         login.log_in(opened, user.account_id)
-        st.session_state["password_flash"] = "密码已修改,其他已登录的页面和设备需要重新登录。"
+        flash("密码已修改,其他已登录的页面和设备需要重新登录。")
         st.rerun()
-if flash := st.session_state.pop("password_flash", None):
-    st.success(flash)
+show_flash()

@@ -9,13 +9,13 @@ from pingyi.auth import Role
 from pingyi.models import ItemStatus
 from pingyi.rectification import ItemView, RectificationError
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require(Role.MEMBER, Role.ADMIN)
 office = user.has(Role.ADMIN)
 
-FLASH = "rectification_flash"  # the success message that survives the rerun after saving
 ALL_ROUNDS = 0  # the round filter's "every round"
 COLUMNS = ["状态", "整改事项", "整改对象", "责任人", "整改期限", "提出人", "评议轮次", "整改情况"]
 
@@ -90,7 +90,7 @@ def update_form(items: list[ItemView]) -> None:
         except RectificationError as exc:
             st.error(str(exc))
         else:
-            st.session_state[FLASH] = f"已更新整改事项:{md_escape(item.text[:30])}"
+            flash(f"已更新整改事项:{md_escape(item.text[:30])}")
             st.rerun()
 
 
@@ -101,8 +101,7 @@ def show_counts(counts: dict[ItemStatus, int]) -> None:
 
 
 st.title("整改落实")
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 
 engine = ui.engine()
 if office:

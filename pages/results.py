@@ -102,7 +102,7 @@ def show_report_card(
     group_names: dict[int, str],
     criterion_names: dict[int, str],
 ) -> None:
-    round_id: int = round_.id  # type: ignore[assignment]
+    round_id: int = round_.id
     try:
         with db.session(engine) as s:
             comments = reports.mass_comments(session=s, round_id=round_id, target=target)
@@ -230,7 +230,7 @@ if not all_rounds:
     st.stop()
 
 round_ = pick_round(all_rounds, current, key="results_round")
-round_id: int = round_.id  # type: ignore[assignment]
+round_id: int = round_.id
 
 try:
     with db.session(engine) as s:
@@ -296,7 +296,7 @@ else:
 
 st.subheader("分类结果")
 tabs = st.tabs([label for _, label in view.CATEGORIES])
-for (key, _), tab in zip(view.CATEGORIES, tabs, strict=True):
+for (key, _label), tab in zip(view.CATEGORIES, tabs, strict=True):
     with tab:
         show_category(result, round_id, key, group_names)
 

@@ -11,12 +11,12 @@ from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Commitment, Review, Round, Step, Summary
 from pingyi.reviews import ReviewForm, ReviewState
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require(Role.REVIEWER)
 
-FLASH = "review_flash"  # the success message that survives the rerun after saving
 COMMENTS = (
     ("achievements", "肯定成绩", "充分肯定取得的成绩(提交时必填)"),
     ("problems", "指出问题", "指出存在的问题和不足"),
@@ -65,8 +65,8 @@ def show_summary(summary: Summary | None, commitments: list[Commitment]) -> None
 
 
 def show_form(round_: Round, shown: ReviewForm, review: Review | None, editable: bool) -> None:
-    round_id: int = round_.id  # type: ignore[assignment]
-    target_id: int = shown.target.id  # type: ignore[assignment]
+    round_id: int = round_.id
+    target_id: int = shown.target.id
     st.info(shown.guidance, icon=":material/lightbulb:")
     # Radio labels and options are Markdown: criteria and levels are the office's free text.
     labels = {level.id: md_escape(level.label) for level in shown.levels}
@@ -128,20 +128,24 @@ def save(
         with db.transaction(ui.engine()) as s:
             reviews.save(
                 session=s,
-                round_id=round_.id,  # type: ignore[arg-type]
-                reviewer_id=user.member_id,  # type: ignore[arg-type]
+                round_id=round_.id,
+                reviewer_id=reviewer_id,
                 target_id=target_id,
                 scores={cid: lid for cid, lid in scores.items() if lid is not None},
                 deadline=deadline,
                 submit=submit,
-                **texts,
+                achievements=texts["achievements"],
+                problems=texts["problems"],
+                direction=texts["direction"],
+                requirements=texts["requirements"],
             )
+
     except reviews.ReviewError as exc:
         st.error(str(exc))
     except IntegrityError:
         st.error("这份点评刚在另一个窗口保存过,请刷新页面后再试。")
     else:
-        st.session_state[FLASH] = "已提交点评。" if submit else "已保存草稿。"
+        flash("已提交点评。" if submit else "已保存草稿。")
         st.rerun()
 
 
@@ -150,14 +154,14 @@ def reopen(round_: Round, target_id: int) -> None:
         with db.transaction(ui.engine()) as s:
             reviews.reopen(
                 session=s,
-                round_id=round_.id,  # type: ignore[arg-type]
-                reviewer_id=user.member_id,  # type: ignore[arg-type]
+                round_id=round_.id,
+                reviewer_id=reviewer_id,
                 target_id=target_id,
             )
     except reviews.ReviewError as exc:
         st.error(str(exc))
     else:
-        st.session_state[FLASH] = "已重新打开,修改后请再次提交。"
+        flash("已重新打开,修改后请再次提交。")
         st.rerun()
 
 
@@ -176,8 +180,9 @@ if round_ is None:
 if user.member_id is None:
     st.info("您的账号没有对应的党员,没有点评任务。")
     st.stop()
+reviewer_id: int = user.member_id
 
-round_id: int = round_.id  # type: ignore[assignment]
+round_id: int = round_.id
 with db.session(engine) as s:
     work = reviews.worklist(session=s, round_id=round_id, reviewer_id=user.member_id)
 
@@ -196,8 +201,7 @@ if not work:
 
 done = sum(1 for item in work if item.state == ReviewState.SUBMITTED)
 st.progress(done / len(work), text=f"已提交 {done} / {len(work)}")
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 
 by_id = {item.target_id: item for item in work}
 first_open = next((n for n, i in enumerate(work) if i.state != ReviewState.SUBMITTED), 0)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from pingyi import audit, db, demo, roster, ui
+from pingyi import db, demo, roster, ui
 from pingyi.auth import Role
 from pingyi.roster import ImportReport
 from pingyi.ui import auth as login
@@ -27,15 +27,8 @@ def import_upload(uploaded: UploadedFile) -> ImportReport:
     if last is None or last[0] != uploaded.file_id:
         with st.spinner("正在检查并导入名册…"), db.transaction(ui.engine()) as s:
             report = roster.import_roster(
-                session=s, filename=uploaded.name, data=uploaded.getvalue()
+                session=s, filename=uploaded.name, data=uploaded.getvalue(), actor=user.name
             )
-            if report.ok:
-                audit.record(
-                    session=s,
-                    actor=user.name,
-                    action="导入名册",
-                    detail=f"{uploaded.name}:{report.summary()}",
-                )
         last = st.session_state[IMPORTED] = (uploaded.file_id, report)
     return last[1]
 

@@ -6,27 +6,42 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from pingyi import audit, db, progress, rounds, ui
+from pingyi import db, progress, rounds, ui
 from pingyi.auth import Role
 from pingyi.models import STEP_LABELS, Step
 from pingyi.rounds import RoundError
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.picker import pick_round
 from pingyi.ui.text import bullets, md_escape
 
 ui.through_app()
 user = login.require(Role.ADMIN)
 
-FLASH = "rounds_flash"
 FIVE_STEPS = [Step.SELF_SUMMARY, Step.INSPECTION, Step.BRIEFING, Step.REVIEW, Step.RECTIFICATION]
 
 st.title("轮次与进度")
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 
 
 def done(message: str) -> None:
-    st.session_state[FLASH] = message
+    flash(message)
+    st.rerun()
+
+
+def move_to(seen: Step, to: Step) -> None:
+    """One step change; says what happened, including that nothing did."""
+    with db.transaction(ui.engine()) as s:
+        result = rounds.change_step(
+            session=s, round_id=round_id, seen=seen, step=to, actor=user.name
+        )
+    if result.outcome == rounds.Outcome.REFUSED:
+        st.error(result.message)
+        return
+    if result.outcome == rounds.Outcome.CHANGED:
+        flash(md_escape(result.message))
+    else:  # already so: another window or an earlier click did it
+        flash(md_escape(result.message), kind="info")
     st.rerun()
 
 
@@ -52,9 +67,13 @@ with st.expander("新建评议轮次", icon=":material/add:", expanded=not all_r
         try:
             with db.transaction(ui.engine()) as s:
                 made = rounds.create_round(
-                    session=s, name=name, quarter=quarter, starts_on=starts_on, ends_on=ends_on
+                    session=s,
+                    name=name,
+                    quarter=quarter,
+                    starts_on=starts_on,
+                    ends_on=ends_on,
+                    actor=user.name,
                 )
-                audit.record(session=s, actor=user.name, action="新建轮次", detail=made.name)
         except RoundError as exc:
             st.error(str(exc))
         else:
@@ -68,7 +87,7 @@ if not all_rounds:
     st.stop()
 
 round_ = pick_round(all_rounds, current, key="rounds_round")
-round_id: int = round_.id  # type: ignore[assignment]
+round_id: int = round_.id
 step = Step(round_.step)
 st.markdown(
     " → ".join(
@@ -93,8 +112,7 @@ if step == Step.DRAFT:
         try:
             with db.transaction(ui.engine()) as s:
                 row = rounds.resolve(session=s, id_or_name=str(round_id))
-                rounds.open_round(session=s, round_=row, allow_problems=allow)
-                audit.record(session=s, actor=user.name, action="开启轮次", detail=row.name)
+                rounds.open_round(session=s, round_=row, allow_problems=allow, actor=user.name)
         except RoundError as exc:
             st.error(str(exc))
         else:
@@ -113,21 +131,7 @@ else:
         # The step in the key: a second click on a stale page cannot skip a step.
         key=f"rounds_next_{round_id}_{step}",
     ):
-        try:
-            with db.transaction(ui.engine()) as s:
-                row = rounds.resolve(session=s, id_or_name=str(round_id))
-                if row.step == step:
-                    rounds.advance(session=s, round_=row)
-                    audit.record(
-                        session=s,
-                        actor=user.name,
-                        action="推进阶段",
-                        detail=f"「{row.name}」→ {STEP_LABELS[following]}",
-                    )
-        except RoundError as exc:  # e.g. a 票箱 still to be counted before 已结束
-            st.error(str(exc))
-        else:
-            done(f"「{md_escape(round_.name)}」已进入「{STEP_LABELS[following]}」阶段。")
+        move_to(step, following)
     previous = rounds.STEPS[rounds.STEPS.index(step) - 1]
     if previous != Step.DRAFT and right.button(
         f"退回「{STEP_LABELS[previous]}」",
@@ -135,17 +139,7 @@ else:
         key=f"rounds_back_{round_id}_{step}",
         help="例如需要让点评领导补充或修改点评时",
     ):
-        with db.transaction(ui.engine()) as s:
-            row = rounds.resolve(session=s, id_or_name=str(round_id))
-            if row.step == step:
-                rounds.set_step(session=s, round_=row, step=previous)
-                audit.record(
-                    session=s,
-                    actor=user.name,
-                    action="推进阶段",
-                    detail=f"「{row.name}」退回 {STEP_LABELS[previous]}",
-                )
-        done(f"「{md_escape(round_.name)}」已退回「{STEP_LABELS[previous]}」阶段。")
+        move_to(step, previous)
 
 st.subheader("各阶段进度")
 with db.session(ui.engine()) as s:

@@ -3,19 +3,19 @@ its results are published."""
 
 import streamlit as st
 
-from pingyi import audit, db, groups, rounds, scoring, ui
+from pingyi import db, groups, rounds, scoring, ui
 from pingyi.auth import Role
 from pingyi.models import Round
 from pingyi.scoring import ScoringError, ScoringSettings
 from pingyi.ui import auth as login
 from pingyi.ui import results as view
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.picker import pick_round
 from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require(Role.ADMIN)
 
-FLASH = "settings_flash"  # the success message that survives the rerun after saving
 FROZEN = "结果已公布,评分设置已冻结"
 
 st.title("评分设置")
@@ -35,16 +35,15 @@ if not all_rounds:
     st.stop()
 
 round_ = pick_round(all_rounds, current, key="settings_round")
-round_id: int = round_.id  # type: ignore[assignment]
+round_id: int = round_.id
 frozen = round_.results_published
 
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 try:
     stored = ScoringSettings.from_round(round_)
 except ScoringError as exc:
     st.error(f"{exc}。下表为默认设置,保存后替换。")
-    stored = ScoringSettings(min_ballots=max(round_.min_ballots, 1))
+    stored = ScoringSettings()
 if frozen:
     st.info(FROZEN, icon=":material/lock:")
 
@@ -80,7 +79,7 @@ with st.form(f"{prefix}_form", enter_to_submit=False):
         group.id: column.number_input(
             group.name,
             min_value=0.0,
-            value=stored.group_weight(group.id),  # type: ignore[arg-type]
+            value=stored.group_weight(group.id),
             step=0.5,
             format="%g",
             disabled=frozen,
@@ -138,7 +137,7 @@ equal = bool(weights) and all(w == weights[0] for w in weights) and weights[0] >
 entered = ScoringSettings(
     leader_weight=leader / 100,
     mass_weight=mass / 100,
-    group_weights=None if equal else group_weights,  # type: ignore[arg-type]
+    group_weights=None if equal else group_weights,
     grades=(*zip((name for name, _ in graded), minimums, strict=True), (lowest, 0.0)),
     min_ballots=int(minimum_ballots),
     drop_uniform=drop_uniform,
@@ -150,20 +149,11 @@ if save and not frozen:
             row = s.get(Round, round_id)
             if row is None:
                 raise ScoringError("找不到该评议轮次")
-            scoring.save_settings(session=s, round_=row, settings=entered)
-            audit.record(
-                session=s,
-                actor=user.name,
-                action="修改评分设置",
-                detail=(
-                    f"「{row.name}」领导点评 {entered.leader_weight:.0%},"
-                    f"群众评议 {entered.mass_weight:.0%},最少有效票 {entered.min_ballots}"
-                ),
-            )
+            scoring.save_settings(session=s, round_=row, settings=entered, actor=user.name)
     except ValueError as exc:  # ScoringError: in Chinese, for the office
         st.error(str(exc))
     else:
-        st.session_state[FLASH] = f"已保存「{md_escape(round_.name)}」的评分设置。"
+        flash(f"已保存「{md_escape(round_.name)}」的评分设置。")
         st.rerun()
 
 try:

@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from pingyi import audit, auth, db, logins, ui
+from pingyi import auth, db, logins, ui
 from pingyi.ui import auth as login
 
 ui.through_app()
-
 st.title("创建管理员账号")
 
 with db.session(ui.engine()) as s:
@@ -40,12 +39,9 @@ if submitted:
             account = auth.create_first_admin(
                 session=s, username=username, password=password, display_name=name
             )
-            audit.record(
-                session=s, actor=account.username, action="创建管理员", detail="首次启动创建"
-            )
             opened = logins.open_login(session=s, account=account)
     except auth.AuthError as exc:
         st.error(str(exc))
     else:
-        login.log_in(opened, account.id)  # type: ignore[arg-type]
+        login.log_in(opened, account.id)
         st.switch_page("pages/home.py")

@@ -13,12 +13,12 @@ from pingyi.models import STEP_LABELS, Commitment, CommitmentStatus, Step, Summa
 from pingyi.models import TargetKind as Kind
 from pingyi.summaries import SummaryError, limit
 from pingyi.ui import auth as login
+from pingyi.ui.flash import flash, show_flash
 from pingyi.ui.text import md_escape
 
 ui.through_app()
 user = login.require(Role.MEMBER)
 
-FLASH = "summary_flash"  # the success message that survives the rerun after saving
 STATUSES = [status.value for status in CommitmentStatus]
 KIND_LABELS = {Kind.MEMBER: "本人", Kind.BRANCH: "党支部", Kind.TEAM: "领导班子"}
 
@@ -29,11 +29,14 @@ st.caption(
 )
 
 engine = ui.engine()
-member_id: int = user.member_id  # type: ignore[assignment]  # 党员 always have a member
+if user.member_id is None:  # a 党员's account always has its member; say so if not
+    st.error("您的账号没有对应的党员,无法填写自我小结。")
+    st.stop()
+member_id: int = user.member_id
 with db.session(engine) as s:
     round_ = rounds.current(session=s)
     mine = (
-        summaries.targets_for(session=s, round_id=round_.id, member_id=member_id)  # type: ignore[arg-type]
+        summaries.targets_for(session=s, round_id=round_.id, member_id=member_id)
         if round_ is not None
         else []
     )
@@ -41,6 +44,7 @@ with db.session(engine) as s:
 if round_ is None:
     st.info("当前没有进行中的评议轮次。")
     st.stop()
+round_id = round_.id
 if not mine:
     st.info("本轮评议中没有需要您填写的自我小结。")
     st.stop()
@@ -52,7 +56,7 @@ target_id: int = st.selectbox(
     format_func=lambda i: f"{KIND_LABELS[Kind(by_id[i].kind)]}:{by_id[i].name}",
     key="summary_target",
     disabled=len(by_id) == 1,
-)  # type: ignore[assignment]
+)
 target: Target = by_id[target_id]
 editable = summaries.is_open(round_)
 step_label = STEP_LABELS[Step(round_.step)]
@@ -64,8 +68,7 @@ with db.session(engine) as s:
     round_names = {r.id: r.name for r in rounds.list_rounds(session=s)}
 
 st.caption(f"{md_escape(round_.name)} · 当前阶段:{step_label}")
-if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH))
+show_flash()
 if not editable:
     st.info(
         f"本轮已进入「{step_label}」阶段,自我小结只能查看,不能再修改"
@@ -86,7 +89,7 @@ def _save_summary(texts: dict[str, str], *, submit: bool) -> None:
         with db.transaction(engine) as s:
             summaries.save_summary(
                 session=s,
-                round_id=round_.id,  # type: ignore[arg-type]
+                round_id=round_id,
                 target_id=target_id,
                 member_id=member_id,
                 submit=submit,
@@ -95,7 +98,7 @@ def _save_summary(texts: dict[str, str], *, submit: bool) -> None:
     except SummaryError as exc:
         st.error(str(exc))
     else:
-        st.session_state[FLASH] = "已提交自我小结。" if submit else "已保存草稿。"
+        flash("已提交自我小结。" if submit else "已保存草稿。")
         st.rerun()
 
 
@@ -144,29 +147,31 @@ def _commitment_action(action: str, commitment: Commitment | None, values: dict[
             if action == "add":
                 summaries.add_commitment(
                     session=s,
-                    round_id=round_.id,  # type: ignore[arg-type]
+                    round_id=round_id,
                     target_id=target_id,
                     member_id=member_id,
                     **values,
                 )
+            elif commitment is None:
+                raise ValueError(f"{action} needs the commitment")
             elif action == "update":
                 summaries.update_commitment(
                     session=s,
-                    commitment_id=commitment.id,  # type: ignore[union-attr,arg-type]
+                    commitment_id=commitment.id,
                     member_id=member_id,
                     **values,
                 )
             else:
                 summaries.delete_commitment(
                     session=s,
-                    commitment_id=commitment.id,  # type: ignore[union-attr,arg-type]
+                    commitment_id=commitment.id,
                     member_id=member_id,
                 )
     except SummaryError as exc:
         st.error(str(exc))
     else:
         done = {"add": "已添加承诺。", "update": "已保存承诺。", "delete": "已删除承诺。"}
-        st.session_state[FLASH] = done[action]
+        flash(done[action])
         if action == "add":  # fresh, empty fields for the next one
             st.session_state[ADDED] = st.session_state.get(ADDED, 0) + 1
         st.rerun()

@@ -17,7 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
-from pingyi import logins, rounds
+from pingyi import audit, logins, rounds
+from pingyi.audit import Action
 from pingyi.models import Account, Branch, LeaderAssignment, Member
 
 MAX_FAILED_LOGINS = 5  # a sixth try is refused until the lock ends
@@ -112,9 +113,15 @@ def has_admin(*, session: Session) -> bool:
 
 
 def create_admin(
-    *, session: Session, username: str, password: str, display_name: str = ""
+    *, session: Session, username: str, password: str, display_name: str = "", actor: str
 ) -> Account:
     """A 管理员 with a password they chose (no change needed at first login)."""
+    account = _new_admin(session, username, password, display_name)
+    audit.record(session=session, actor=actor, action=Action.CREATE_ADMIN, detail=account.username)
+    return account
+
+
+def _new_admin(session: Session, username: str, password: str, display_name: str) -> Account:
     username = _check_username(username)
     check_new_password(password)
     display_name = display_name.strip() or username
@@ -137,12 +144,15 @@ def create_admin(
 def create_first_admin(
     *, session: Session, username: str, password: str, display_name: str = ""
 ) -> Account:
-    """The first-run page's 管理员: refused once any 管理员 exists."""
+    """The first-run page's 管理员: refused once any 管理员 exists. The log names the new
+    管理员 as who did it: nobody else is there yet."""
     if has_admin(session=session):
         raise AuthError("系统已有管理员,请用管理员账号登录;新的管理员由现有管理员添加")
-    return create_admin(
-        session=session, username=username, password=password, display_name=display_name
+    account = _new_admin(session, username, password, display_name)
+    audit.record(
+        session=session, actor=account.username, action=Action.CREATE_ADMIN, detail="首次启动创建"
     )
+    return account
 
 
 # ---- login, lockout, password changes
@@ -157,8 +167,8 @@ def login(
     if account is None or not account.active:
         _CHOSEN.hash(password)  # as slow as a real check: timing does not reveal usernames
         return LoginResult(None, "用户名或密码不正确")
-    if is_locked(account, now):
-        minutes = -(-(_aware(account.locked_until) - now).seconds // 60)  # type: ignore[arg-type]
+    if is_locked(account, now) and account.locked_until is not None:
+        minutes = -(-(_aware(account.locked_until) - now).seconds // 60)
         return LoginResult(None, f"密码错误次数过多,账号已锁定,请 {minutes} 分钟后再试")
     if not _verify(account.password_hash, password):
         account.failed_logins += 1
@@ -172,6 +182,10 @@ def login(
             message = f"用户名或密码不正确(再错 {left} 次将锁定账号 {LOCK_MINUTES} 分钟)"
         session.add(account)
         session.flush()
+        if locked:  # the one who typed is the actor: nobody is logged in yet
+            audit.record(
+                session=session, actor=account.username, action=Action.LOCK_ACCOUNT, detail=message
+            )
         return LoginResult(None, message, locked_now=locked)
     account.failed_logins = 0
     account.locked_until = None
@@ -203,16 +217,19 @@ def is_locked(account: Account, now: datetime | None = None) -> bool:
     return account.locked_until is not None and _aware(account.locked_until) > (now or _now())
 
 
-def unlock(*, session: Session, account_id: int) -> Account:
+def unlock(*, session: Session, account_id: int, actor: str) -> Account:
     account = _get(session, account_id)
     account.failed_logins = 0
     account.locked_until = None
     session.add(account)
     session.flush()
+    audit.record(
+        session=session, actor=actor, action=Action.UNLOCK_ACCOUNT, detail=account.username
+    )
     return account
 
 
-def reset_password(*, session: Session, account_id: int) -> InitialPassword:
+def reset_password(*, session: Session, account_id: int, actor: str) -> InitialPassword:
     """A new one-time password, to be changed at the next login; also lifts a lock."""
     account = _get(session, account_id)
     password = new_initial_password()
@@ -223,10 +240,13 @@ def reset_password(*, session: Session, account_id: int) -> InitialPassword:
     session.add(account)
     logins.end_all(session=session, account_id=account_id)
     session.flush()
+    audit.record(
+        session=session, actor=actor, action=Action.RESET_PASSWORD, detail=account.username
+    )
     return _initial_line(session, account, password)
 
 
-def set_active(*, session: Session, account_id: int, active: bool) -> Account:
+def set_active(*, session: Session, account_id: int, active: bool, actor: str) -> Account:
     account = _get(session, account_id)
     if not active and account.is_admin and _other_admins(session, account) == 0:
         raise AuthError("不能停用最后一个管理员账号")
@@ -235,6 +255,8 @@ def set_active(*, session: Session, account_id: int, active: bool) -> Account:
     if not active:
         logins.end_all(session=session, account_id=account_id)
     session.flush()
+    action = Action.ENABLE_ACCOUNT if active else Action.DISABLE_ACCOUNT
+    audit.record(session=session, actor=actor, action=action, detail=account.username)
     return account
 
 
@@ -256,7 +278,7 @@ def _get(session: Session, account_id: int) -> Account:
 
 
 def create_member_accounts(
-    *, session: Session, member_ids: list[int] | None = None
+    *, session: Session, member_ids: list[int] | None = None, actor: str
 ) -> list[InitialPassword]:
     """Accounts, with one-time passwords, for active members who have none yet (all of them,
     or those in `member_ids`). The username is the member's roster 编号."""
@@ -282,6 +304,8 @@ def create_member_accounts(
         session.add(account)
         session.flush()
         made.append(_initial_line(session, account, password))
+    detail = f"为 {len(made)} 名党员生成账号和初始密码"
+    audit.record(session=session, actor=actor, action=Action.CREATE_ACCOUNTS, detail=detail)
     return made
 
 
@@ -303,7 +327,8 @@ def members_without_account(*, session: Session) -> list[Member]:
 
 
 def accounts(*, session: Session) -> list[Account]:
-    return list(session.exec(select(Account).order_by(col(Account.is_admin).desc(), Account.id)))
+    query = select(Account).order_by(col(Account.is_admin).desc(), col(Account.id))
+    return list(session.exec(query))
 
 
 def account_of_member(*, session: Session, member_id: int) -> Account | None:

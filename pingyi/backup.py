@@ -24,6 +24,7 @@ from alembic.script import ScriptDirectory
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine, inspect, literal, select, text
 from sqlalchemy.engine import URL
+from sqlalchemy.pool import PoolProxiedConnection
 
 from pingyi import db
 from pingyi.models import metadata
@@ -131,6 +132,13 @@ def _sqlite_path(bind: Engine) -> Path | None:
     return Path(name).resolve() if name and name != ":memory:" else None
 
 
+def _sqlite3_of(pooled: PoolProxiedConnection) -> sqlite3.Connection:
+    """The sqlite3 connection under SQLAlchemy's pooled one (its backup API is not proxied)."""
+    found = pooled.driver_connection
+    assert isinstance(found, sqlite3.Connection), found
+    return found
+
+
 def _sqlite_backup(bind: Engine, out: Path, partial: Path) -> str:
     if _sqlite_path(bind) == out.resolve():
         raise BackupError("不能把数据库备份到它自己的文件上,请换一个文件名")
@@ -140,7 +148,7 @@ def _sqlite_backup(bind: Engine, out: Path, partial: Path) -> str:
         try:
             # Page by page under a read transaction: the copy is of one moment, and ballots
             # go on being stored meanwhile (WAL).
-            pooled.dbapi_connection.backup(target)  # type: ignore[union-attr]
+            _sqlite3_of(pooled).backup(target)
             # One file that opens on its own: no -wal beside it.
             target.execute("PRAGMA journal_mode=DELETE")
             if target.execute("PRAGMA quick_check").fetchone() != ("ok",):
@@ -182,7 +190,7 @@ def _sqlite_restore(bind: Engine, source: Path, replace: bool) -> str:
         pooled = bind.raw_connection()
         try:
             # Every page of the database, in one step under the database's write lock.
-            backup_db.backup(pooled.dbapi_connection)  # type: ignore[arg-type]
+            backup_db.backup(_sqlite3_of(pooled))
         except sqlite3.OperationalError as exc:
             raise BackupError(f"恢复失败(数据库正被使用?请先停止应用):{exc}") from exc
         finally:

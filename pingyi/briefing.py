@@ -84,7 +84,7 @@ class Briefing:
 
 def _part(session: Session, target: Target) -> Part:
     writer = summaries.writer_of(session=session, target=target)
-    target_id: int = target.id  # type: ignore[assignment]
+    target_id: int = target.id
     return Part(
         target_id=target_id,
         name=target.name,
@@ -121,7 +121,7 @@ def _briefing(
         kind=TargetKind(target.kind),
         own=_part(session, target),
         members=tuple(_part(session, member) for member in members),
-        inspections=tuple(inspections.for_branch(session=session, target_id=target.id))  # type: ignore[arg-type]
+        inspections=tuple(inspections.for_branch(session=session, target_id=target.id))
         if target.kind == TargetKind.BRANCH
         else (),
         made_on=today or date.today(),

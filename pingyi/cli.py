@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pingyi", description="领导点评和群众评议")
     commands = parser.add_subparsers(title="命令")
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int | None], helptext: str):  # type: ignore[no-untyped-def]
+    def command(name: str, handler: Callable[[argparse.Namespace], int | None], helptext: str):
         sub = commands.add_parser(name, help=helptext, description=helptext)
         sub.set_defaults(handler=handler)
         return sub
@@ -262,10 +262,11 @@ def _init(_args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     with db.transaction() as session:
         summary = demo.load_demo(
-            session=session, size=args.size, replace=args.replace, history=not args.no_history
-        )
-        audit.record(
-            session=session, actor=audit.CLI_ACTOR, action="加载示例数据", detail=args.size
+            session=session,
+            size=args.size,
+            replace=args.replace,
+            history=not args.no_history,
+            actor=audit.CLI_ACTOR,
         )
     history = "" if args.no_history else "上一轮已结束、结果已公布;"
     print(
@@ -286,14 +287,9 @@ def _import_roster(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CliError(f"找不到文件 {path}")
     with db.transaction() as session:
-        report = roster.import_roster(session=session, filename=path.name, data=path.read_bytes())
-        if report.ok:
-            audit.record(
-                session=session,
-                actor=audit.CLI_ACTOR,
-                action="导入名册",
-                detail=f"{path.name}:{report.summary()}",
-            )
+        report = roster.import_roster(
+            session=session, filename=path.name, data=path.read_bytes(), actor=audit.CLI_ACTOR
+        )
     if not report.ok:
         print(f"名册有 {len(report.errors)} 处错误,未做任何改动:", file=sys.stderr)
         for error in report.errors:
@@ -359,8 +355,8 @@ def _round_create(args: argparse.Namespace) -> int:
             quarter=args.quarter,
             starts_on=args.start,
             ends_on=args.end,
+            actor=audit.CLI_ACTOR,
         )
-        audit.record(session=session, actor=audit.CLI_ACTOR, action="新建轮次", detail=round_.name)
     print(f"已新建轮次 {round_.id}「{round_.name}」(筹备)")
     return 0
 
@@ -369,9 +365,11 @@ def _round_open(args: argparse.Namespace) -> int:
     with db.transaction() as session:
         round_ = rounds.resolve(session=session, id_or_name=args.round)
         result = rounds.open_round(
-            session=session, round_=round_, allow_problems=args.allow_problems
+            session=session,
+            round_=round_,
+            allow_problems=args.allow_problems,
+            actor=audit.CLI_ACTOR,
         )
-        audit.record(session=session, actor=audit.CLI_ACTOR, action="开启轮次", detail=round_.name)
     print(
         f"已开启「{round_.name}」:{len(result.targets)} 个评议对象,"
         f"{len(result.leader)} 项领导点评,{len(result.mass)} 项群众评议"
@@ -382,13 +380,7 @@ def _round_open(args: argparse.Namespace) -> int:
 def _round_next(args: argparse.Namespace) -> int:
     with db.transaction() as session:
         round_ = rounds.resolve(session=session, id_or_name=args.round)
-        step = rounds.advance(session=session, round_=round_)
-        audit.record(
-            session=session,
-            actor=audit.CLI_ACTOR,
-            action="推进阶段",
-            detail=f"「{round_.name}」→ {STEP_LABELS[step]}",
-        )
+        step = rounds.advance(session=session, round_=round_, actor=audit.CLI_ACTOR)
     print(f"「{round_.name}」已进入「{STEP_LABELS[step]}」阶段")
     return 0
 
@@ -397,13 +389,7 @@ def _round_step(args: argparse.Namespace) -> int:
     with db.transaction() as session:
         round_ = rounds.resolve(session=session, id_or_name=args.round)
         step = rounds.parse_step(args.step)
-        rounds.set_step(session=session, round_=round_, step=step)
-        audit.record(
-            session=session,
-            actor=audit.CLI_ACTOR,
-            action="推进阶段",
-            detail=f"「{round_.name}」→ {STEP_LABELS[step]}",
-        )
+        rounds.set_step(session=session, round_=round_, step=step, actor=audit.CLI_ACTOR)
     print(f"「{round_.name}」现在是「{STEP_LABELS[step]}」阶段")
     return 0
 
@@ -421,10 +407,11 @@ def _create_admin(args: argparse.Namespace) -> int:
     password = _read_new_password()
     with db.transaction() as session:
         account = auth.create_admin(
-            session=session, username=args.username, password=password, display_name=args.name
-        )
-        audit.record(
-            session=session, actor=audit.CLI_ACTOR, action="创建管理员", detail=account.username
+            session=session,
+            username=args.username,
+            password=password,
+            display_name=args.name,
+            actor=audit.CLI_ACTOR,
         )
     print(f"已新建管理员「{account.username}」")
     return 0
@@ -434,13 +421,7 @@ def _accounts_create(args: argparse.Namespace) -> int:
     from pingyi import slips
 
     with db.transaction() as session:
-        made = auth.create_member_accounts(session=session)
-        audit.record(
-            session=session,
-            actor=audit.CLI_ACTOR,
-            action="生成账号",
-            detail=f"为 {len(made)} 名党员生成账号和初始密码",
-        )
+        made = auth.create_member_accounts(session=session, actor=audit.CLI_ACTOR)
     if args.out:
         _write(args.out, slips.initial_passwords_csv(made))
         print(f"已为 {len(made)} 名党员生成账号,初始密码清单已写入 {args.out}")
@@ -489,18 +470,16 @@ def _codes_issue(args: argparse.Namespace) -> int:
         round_ = rounds.resolve(session=session, id_or_name=args.round)
         group = find_group(session=session, name=args.group)
         plain = codes.issue(
-            session=session, round_id=round_.id, group_id=group.id, count=args.count
-        )
-        audit.record(
             session=session,
+            round_id=round_.id,
+            group_id=group.id,
+            count=args.count,
             actor=audit.CLI_ACTOR,
-            action="发放测评码",
-            detail=f"「{round_.name}」{group.name} {len(plain)} 个",
         )
         form_label = criteria.group_form(
             session=session,
             round_id=round_.id,
-            group_id=group.id,  # type: ignore[arg-type]
+            group_id=group.id,
         ).kind_label
     if args.slips:
         args.slips.write_text(
@@ -533,8 +512,7 @@ def _codes_revoke(args: argparse.Namespace) -> int:
     from pingyi import codes
 
     with db.transaction() as session:
-        codes.revoke(session=session, code=args.code)
-        audit.record(session=session, actor=audit.CLI_ACTOR, action="作废测评码")
+        codes.revoke(session=session, code=args.code, actor=audit.CLI_ACTOR)
     print("已作废")
     return 0
 
@@ -562,14 +540,14 @@ def _evaluation_close(args: argparse.Namespace) -> int:
         if args.group:
             group_ids = [find_group(session=session, name=args.group).id]
         else:
-            waiting = evaluation.open_groups(session=session, round_id=round_.id)  # type: ignore[arg-type]
+            waiting = evaluation.open_groups(session=session, round_id=round_.id)
             group_ids = [g.group_id for g in waiting]
     if not group_ids:
         print(f"「{round_.name}」没有等待开箱计票的群体")
         evaluation.seal(db.engine())
         return 0
     for group_id in group_ids:
-        done = evaluation.close(db.engine(), round_id=round_.id, group_id=group_id)  # type: ignore[arg-type]
+        done = evaluation.close(db.engine(), round_id=round_.id, group_id=group_id)
         if done.already:
             print(f"{done.group_name}:此前已开箱计票({done.ballots} 票)")
         else:
@@ -639,7 +617,7 @@ def _form_set(args: argparse.Namespace) -> int:
         form = criteria.set_group_form(
             session=session,
             round_id=round_id,
-            group_id=group.id,  # type: ignore[arg-type]
+            group_id=group.id,
             kind=kind,
             scale_levels=criteria.parse_scale(args.scale) if args.scale else None,
             unknown=not args.no_unknown,
@@ -649,7 +627,7 @@ def _form_set(args: argparse.Namespace) -> int:
         audit.record(
             session=session,
             actor=audit.CLI_ACTOR,
-            action="修改评议表",
+            action=audit.Action.EDIT_FORM,
             detail=f"{where}{group.name}:{form.describe()}",
         )
     print(f"已设置{where}{group.name}的评议表:{form.describe()}")
@@ -661,7 +639,7 @@ def _evaluation_status(args: argparse.Namespace) -> int:
 
     with db.session() as session:
         round_ = rounds.resolve(session=session, id_or_name=args.round)
-        states = evaluation.status(session=session, round_id=round_.id)  # type: ignore[arg-type]
+        states = evaluation.status(session=session, round_id=round_.id)
     print(f"「{round_.name}」群众评议:")
     if not states:
         print("  还没有发放测评码")
@@ -701,11 +679,14 @@ def _report(args: argparse.Namespace) -> int:
     with db.session() as session:
         round_ = rounds.resolve(session=session, id_or_name=args.round)
         target = reports.find_target(session=session, round_id=round_.id, name_or_id=args.target)
-        where = {"session": session, "round_id": round_.id, "target_id": target.id}
         if kind == "docx":
-            data = documents.target_report_docx(reports.target_report(**where))  # type: ignore[arg-type]
+            report = reports.target_report(session=session, round_id=round_.id, target_id=target.id)
+            data = documents.target_report_docx(report)
         else:
-            data = reports.target_report_html(**where).encode("utf-8")  # type: ignore[arg-type]
+            html = reports.target_report_html(
+                session=session, round_id=round_.id, target_id=target.id
+            )
+            data = html.encode("utf-8")
     _write(args.out, data)
     what = "Word 文档" if kind == "docx" else "可打印网页"
     print(f"已生成「{target.name}」的评议结果报告({what}):{args.out}")
@@ -720,7 +701,7 @@ def _backup(args: argparse.Namespace) -> int:
         audit.record(
             session=session,
             actor=audit.CLI_ACTOR,
-            action="备份数据库",
+            action=audit.Action.BACKUP,
             detail=f"{made.path}({made.size_text},数据库版本 {made.revision})",
         )
     print(f"已备份到 {made.path}({made.size_text},数据库版本 {made.revision})")
@@ -736,7 +717,7 @@ def _restore(args: argparse.Namespace) -> int:
         audit.record(
             session=session,
             actor=audit.CLI_ACTOR,
-            action="恢复数据库",
+            action=audit.Action.RESTORE,
             detail=f"从 {restored.path} 恢复(备份的数据库版本 {restored.revision}"
             f"{',替换了原有的全部数据' if replaced else ''})",
         )

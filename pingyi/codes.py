@@ -23,8 +23,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, update
 from sqlmodel import Session, col, select
 
+from pingyi import audit
+from pingyi.audit import Action
 from pingyi.config import settings
-from pingyi.models import EvaluationCode, EvaluatorGroup, GroupEvaluation, Round, Step
+from pingyi.models import EvaluationCode, EvaluatorGroup, GroupEvaluation, Round, Step, table
 
 # Upper-case letters and digits without look-alikes: 0/O, 1/I/L, and U/V (close in small
 # print and when read aloud). 29 symbols, 8 places: 29**8 ≈ 5·10^11 codes, about 39 bits.
@@ -180,7 +182,7 @@ def hash_code(code: str, key: bytes | None = None) -> str:
     return hmac.new(secret, normalize(code).encode(), hashlib.sha256).hexdigest()
 
 
-def issue(*, session: Session, round_id: int, group_id: int, count: int) -> list[str]:
+def issue(*, session: Session, round_id: int, group_id: int, count: int, actor: str) -> list[str]:
     """`count` new codes for the group in the round; only their hashes are stored.
 
     The plain codes come back sorted, while rows go in in the random order they were drawn,
@@ -193,7 +195,8 @@ def issue(*, session: Session, round_id: int, group_id: int, count: int) -> list
         raise CodeError("找不到该评议轮次")
     if round_.step == Step.CLOSED:
         raise CodeError(f"「{round_.name}」已结束,不能再发放测评码")
-    if session.get(EvaluatorGroup, group_id) is None:
+    group = session.get(EvaluatorGroup, group_id)
+    if group is None:
         raise CodeError("找不到该评议群体")
     if is_counted(session=session, round_id=round_id, group_id=group_id):
         raise CodeError("该群体本轮的群众评议已结束(已开箱计票),不能再发放测评码")
@@ -214,10 +217,12 @@ def issue(*, session: Session, round_id: int, group_id: int, count: int) -> list
         fresh.update(drawn)
 
     session.exec(
-        EvaluationCode.__table__.insert(),  # type: ignore[attr-defined]
+        table(EvaluationCode).insert(),
         params=[{"round_id": round_id, "group_id": group_id, "code_hash": h} for h in fresh],
     )
     session.flush()
+    detail = f"「{round_.name}」{group.name} {count} 个"
+    audit.record(session=session, actor=actor, action=Action.ISSUE_CODES, detail=detail)
     return sorted(fresh.values())
 
 
@@ -233,7 +238,7 @@ def _existing(*, session: Session, hashes: list[str]) -> set[str]:
     return found
 
 
-def revoke(*, session: Session, code: str) -> None:
+def revoke(*, session: Session, code: str, actor: str) -> None:
     """Make a code unusable (lost or misprinted slip). Answers typed with it stay on the device
     that has them, and can no longer be submitted.
 
@@ -252,6 +257,11 @@ def revoke(*, session: Session, code: str) -> None:
             raise CodeError(MSG_UNKNOWN)
         raise CodeError("此测评码已使用,不能作废")
     session.flush()
+    revoked = session.exec(select(EvaluationCode).where(EvaluationCode.code_hash == digest)).one()
+    round_ = session.get(Round, revoked.round_id)
+    # The round and not the code: plain codes are kept nowhere, the log included.
+    detail = round_.name if round_ is not None else ""
+    audit.record(session=session, actor=actor, action=Action.REVOKE_CODE, detail=detail)
 
 
 def lookup(*, session: Session, code: str, round_id: int | None = None) -> CodeStatus:
@@ -265,7 +275,12 @@ def lookup(*, session: Session, code: str, round_id: int | None = None) -> CodeS
     row = session.exec(select(EvaluationCode).where(EvaluationCode.code_hash == digest)).first()
     if row is None:
         return CodeStatus(CodeState.UNKNOWN, MSG_UNKNOWN)
-    known = {"code_hash": digest, "round_id": row.round_id, "group_id": row.group_id}
+    known: dict[str, Any] = {
+        "code_hash": digest,
+        "round_id": row.round_id,
+        "group_id": row.group_id,
+    }
+
     # Another round first: last quarter's used slip is best answered with "not this round".
     if round_id is not None and row.round_id != round_id:
         return CodeStatus(CodeState.WRONG_ROUND, MSG_WRONG_ROUND, **known)
@@ -302,10 +317,11 @@ def _flagged(flag: Any) -> ColumnElement[int]:
 def counts(*, session: Session, round_id: int) -> list[GroupCodeCounts]:
     """Issued / opened / submitted / revoked per evaluator group of the round, every group."""
     statement = (
-        select(
-            EvaluatorGroup.id,
-            EvaluatorGroup.name,
-            EvaluatorGroup.headcount,
+        # sqlmodel's `select` is typed for at most four columns; seven are correct at runtime.
+        select(  # type: ignore[call-overload]
+            col(EvaluatorGroup.id),
+            col(EvaluatorGroup.name),
+            col(EvaluatorGroup.headcount),
             func.count(col(EvaluationCode.id)),
             _flagged(EvaluationCode.opened),
             _flagged(EvaluationCode.used),
@@ -330,7 +346,5 @@ def counts(*, session: Session, round_id: int) -> list[GroupCodeCounts]:
             submitted=int(submitted),
             revoked=int(revoked),
         )
-        for group_id, name, headcount, issued, opened, submitted, revoked in session.exec(
-            statement  # type: ignore[call-overload]
-        )
+        for group_id, name, headcount, issued, opened, submitted, revoked in session.exec(statement)
     ]

@@ -6,8 +6,9 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from pingyi.models import (
@@ -146,7 +147,7 @@ def copy_defaults_to_round(*, session: Session, round_: Round) -> None:
         copy = Template(round_id=round_.id, key=template.key, name=template.name)
         session.add(copy)
         session.flush()
-        for criterion in criteria_of(session=session, template_id=template.id):  # type: ignore[arg-type]
+        for criterion in criteria_of(session=session, template_id=template.id):
             session.add(
                 Criterion(template_id=copy.id, position=criterion.position, name=criterion.name)
             )
@@ -213,8 +214,8 @@ def scale(
     query = (
         select(ScaleLevel)
         .where(
-            _round_condition(ScaleLevel.round_id, round_id),  # type: ignore[arg-type]
-            _round_condition(ScaleLevel.group_id, group_id),  # type: ignore[arg-type]
+            _round_condition(ScaleLevel.round_id, round_id),
+            _round_condition(ScaleLevel.group_id, group_id),
         )
         .order_by(col(ScaleLevel.position))
     )
@@ -224,7 +225,7 @@ def scale(
 def round_scale(*, session: Session, round_id: int) -> list[LevelView]:
     """The round's own scale: leaders' reviews, and groups without a scale of their own."""
     return [
-        LevelView(level.id, level.label, level.score)  # type: ignore[arg-type]
+        LevelView(level.id, level.label, level.score)
         for level in scale(session=session, round_id=round_id)
     ]
 
@@ -238,10 +239,7 @@ def round_levels(*, session: Session, round_id: int) -> list[LevelView]:
         .order_by(col(ScaleLevel.group_id).is_not(None), col(ScaleLevel.group_id))
         .order_by(col(ScaleLevel.position))
     )
-    return [
-        LevelView(level.id, level.label, level.score, level.group_id)  # type: ignore[arg-type]
-        for level in rows
-    ]
+    return [LevelView(level.id, level.label, level.score, level.group_id) for level in rows]
 
 
 # ---- the office edits the defaults (round_id None) or a round still in 筹备
@@ -299,14 +297,14 @@ def editable_round(*, session: Session, round_id: int | None) -> Round | None:
     return round_
 
 
-def _round_condition(column: object, round_id: int | None) -> object:
-    return col(column).is_(None) if round_id is None else column == round_id  # type: ignore[arg-type]
+def _round_condition(column: Any, round_id: int | None) -> ColumnElement[bool]:
+    return col(column).is_(None) if round_id is None else col(column) == round_id
 
 
 def _template(*, session: Session, round_id: int | None, key: TemplateKey) -> Template:
     template = session.exec(
         select(Template).where(
-            _round_condition(Template.round_id, round_id),  # type: ignore[arg-type]
+            _round_condition(Template.round_id, round_id),
             Template.key == key,
         )
     ).first()
@@ -322,7 +320,7 @@ def criteria_names(*, session: Session, round_id: int | None) -> dict[TemplateKe
     rows = session.exec(
         select(Template.key, Criterion.name)
         .join(Criterion, col(Criterion.template_id) == Template.id)
-        .where(_round_condition(Template.round_id, round_id))  # type: ignore[arg-type]
+        .where(_round_condition(Template.round_id, round_id))
         .order_by(col(Template.key), col(Criterion.position))
     )
     result: dict[TemplateKey, list[str]] = {key: [] for key in TemplateKey}
@@ -372,12 +370,15 @@ def _replace_template(
     *, session: Session, round_id: int | None, key: TemplateKey, names: Sequence[str]
 ) -> Change:
     template = _template(session=session, round_id=round_id, key=key)
-    rows = criteria_of(session=session, template_id=template.id)  # type: ignore[arg-type]
+    rows = criteria_of(session=session, template_id=template.id)
     existing, extra = _by_name(rows, lambda c: c.name)
     before = list(existing)
     wanted = [name.strip() for name in names]
     for position, name in enumerate(wanted):
-        row = existing.pop(name, None) or Criterion(template_id=template.id, name=name)  # type: ignore[arg-type]
+        row = existing.pop(name, None) or Criterion(
+            template_id=template.id, name=name, position=position
+        )
+
         row.position = position
         session.add(row)
     for gone in [*existing.values(), *extra]:
@@ -579,22 +580,22 @@ def group_forms(*, session: Session, round_id: int | None) -> dict[int, GroupFor
     stored = {
         form.group_id: form
         for form in session.exec(
-            select(GroupForm).where(_round_condition(GroupForm.round_id, round_id))  # type: ignore[arg-type]
+            select(GroupForm).where(_round_condition(GroupForm.round_id, round_id))
         )
     }
     levels = session.exec(
         select(ScaleLevel)
-        .where(_round_condition(ScaleLevel.round_id, round_id))  # type: ignore[arg-type]
+        .where(_round_condition(ScaleLevel.round_id, round_id))
         .order_by(col(ScaleLevel.position))
     )
     by_scale: dict[int | None, list[LevelView]] = {}
     for level in levels:
         by_scale.setdefault(level.group_id, []).append(
-            LevelView(level.id, level.label, level.score, level.group_id)  # type: ignore[arg-type]
+            LevelView(level.id, level.label, level.score, level.group_id)
         )
     forms = {}
     for group in groups:
-        gid: int = group.id  # type: ignore[assignment]
+        gid: int = group.id
         form = stored.get(gid)
         own = by_scale.get(gid)
         forms[gid] = GroupFormView(
@@ -652,7 +653,7 @@ def set_group_form(
         _replace_levels(session=session, round_id=round_id, group_id=group_id, levels=levels)
     form = session.exec(
         select(GroupForm).where(
-            _round_condition(GroupForm.round_id, round_id),  # type: ignore[arg-type]
+            _round_condition(GroupForm.round_id, round_id),
             GroupForm.group_id == group_id,
         )
     ).first() or GroupForm(round_id=round_id, group_id=group_id)

@@ -18,7 +18,19 @@ from typing import Literal
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, func, select
 
-from pingyi import ballots, bootstrap, codes, db, demo_history, evaluation, groups, roster, rounds
+from pingyi import (
+    audit,
+    ballots,
+    bootstrap,
+    codes,
+    db,
+    demo_history,
+    evaluation,
+    groups,
+    roster,
+    rounds,
+)
+from pingyi.audit import Action
 from pingyi.models import Account, Branch, GroupKey, Member, Setting, metadata
 
 Size = Literal["small", "large"]
@@ -67,7 +79,12 @@ def has_data(*, session: Session) -> bool:
 
 
 def load_demo(
-    *, session: Session, size: Size = "small", replace: bool = False, history: bool = True
+    *,
+    session: Session,
+    size: Size = "small",
+    replace: bool = False,
+    history: bool = True,
+    actor: str,
 ) -> DemoSummary:
     """The demo bureau; with `history` (the default) a finished earlier round and the current
     round at 开展点评 with part of the reviews in, else the current round just opened."""
@@ -76,7 +93,8 @@ def load_demo(
             raise DemoError("数据库里已有数据;如确需用示例数据替换全部数据,请加 --replace")
         clear_all(session=session)
     rows = demo_rows(size)
-    report = roster.import_roster(session=session, filename="demo.csv", data=rows_to_csv(rows))
+    data = rows_to_csv(rows)
+    report = roster.import_roster(session=session, filename="demo.csv", data=data, actor=actor)
     if not report.ok:
         raise DemoError("示例名册有误:\n" + "\n".join(str(e) for e in report.errors))
     headcounts = {GroupKey.ALL_STAFF: 60, GroupKey.UNIT_STAFF: 80, GroupKey.VENDORS: 200}
@@ -89,6 +107,7 @@ def load_demo(
     else:
         round_ = demo_history.new_round(session=session, name=DEMO_ROUND, quarter=DEMO_QUARTER)
     session.merge(Setting(key=DEMO_MARK, value=True))
+    audit.record(session=session, actor=actor, action=Action.LOAD_DEMO, detail=size)
     branch_count = len({row["党支部"] for row in rows})
     return DemoSummary(members=len(rows), branches=branch_count, round_name=round_.name)
 
@@ -107,11 +126,11 @@ _KEPT = {"account", "login_session", "audit_event"}
 def clear_all(*, session: Session) -> None:
     """Delete every row of every table but the office's accounts and its log, then put the
     seed defaults back."""
-    session.exec(update(Branch).values(liaison_id=None))  # type: ignore[call-overload]
-    session.exec(delete(Account).where(col(Account.member_id).is_not(None)))  # type: ignore[call-overload]
+    session.exec(update(Branch).values(liaison_id=None))
+    session.exec(delete(Account).where(col(Account.member_id).is_not(None)))
     for table in reversed(metadata.sorted_tables):
         if table.name not in _KEPT:
-            session.exec(delete(table))  # type: ignore[call-overload]
+            session.exec(delete(table))
     session.flush()
     bootstrap.seed(session=session)
 
@@ -234,15 +253,17 @@ def simulate(
             raise DemoError(f"没有评议群体「{group}」")
         plan: list[tuple[ballots.BallotForm, str]] = []
         for g in chosen:
-            state = states.get(g.id)  # type: ignore[arg-type]
+            state = states.get(g.id)
             if state is not None and state.counted:
                 say(f"{g.name}:已开箱计票,不再投票")
                 continue
             wanted = int(g.headcount * SIMULATED_TURNOUT) - (state.cast if state else 0)
             if wanted <= 0:
                 continue
-            form = ballots.ballot_form(session=s, round_id=round_.id, group_id=g.id)  # type: ignore[arg-type]
-            issued = codes.issue(session=s, round_id=round_.id, group_id=g.id, count=wanted)  # type: ignore[arg-type]
+            form = ballots.ballot_form(session=s, round_id=round_.id, group_id=g.id)
+            issued = codes.issue(
+                actor=demo_history.ACTOR, session=s, round_id=round_.id, group_id=g.id, count=wanted
+            )
             plan += [(form, code) for code in issued]
         round_id = round_.id
     rng.shuffle(plan)

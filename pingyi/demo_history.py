@@ -40,6 +40,7 @@ EARLIER_QUARTER = "2026Q3"
 EARLIER_DAY = date(2026, 9, 20)  # when the earlier round's reviews were written
 VENDOR_SCALE = "满意,基本满意,不满意"
 # Ballots cast in the earlier round, per group: enough for every group to have numbers.
+ACTOR = "示例数据"  # who the log names for the demo's own rounds and steps
 EARLIER_BALLOTS = {GroupKey.ALL_STAFF: 24, GroupKey.UNIT_STAFF: 36, GroupKey.VENDORS: 60}
 
 _ACHIEVEMENTS = (
@@ -68,31 +69,31 @@ def vendors_rate_overall(*, session: Session, round_id: int) -> None:
     criteria.set_group_form(
         session=session,
         round_id=round_id,
-        group_id=vendors.id,  # type: ignore[arg-type]
+        group_id=vendors.id,
         kind=FormKind.OVERALL,
         scale_levels=criteria.parse_scale(VENDOR_SCALE),
     )
 
 
 def new_round(*, session: Session, name: str, quarter: str) -> Round:
-    round_ = rounds.create_round(session=session, name=name, quarter=quarter)
-    vendors_rate_overall(session=session, round_id=round_.id)  # type: ignore[arg-type]
-    rounds.open_round(session=session, round_=round_)
+    round_ = rounds.create_round(actor=ACTOR, session=session, name=name, quarter=quarter)
+    vendors_rate_overall(session=session, round_id=round_.id)
+    rounds.open_round(actor=ACTOR, session=session, round_=round_)
     return round_
 
 
 def write_summaries(*, session: Session, round_: Round, share: float, rng: random.Random) -> int:
     """自我小结 of a `share` of the targets (all the branches' and the team's), submitted."""
     written = 0
-    for target in rounds.targets_of(session=session, round_id=round_.id):  # type: ignore[arg-type]
+    for target in rounds.targets_of(session=session, round_id=round_.id):
         writer = summaries.writer_of(session=session, target=target)
         if writer is None or (target.kind == "member" and rng.random() > share):
             continue
         summaries.save_summary(
             session=session,
-            round_id=round_.id,  # type: ignore[arg-type]
-            target_id=target.id,  # type: ignore[arg-type]
-            member_id=writer.id,  # type: ignore[arg-type]
+            round_id=round_.id,
+            target_id=target.id,
+            member_id=writer.id,
             achievements=rng.choice(_ACHIEVEMENTS),
             problems=rng.choice(_PROBLEMS),
             causes=rng.choice(_CAUSES),
@@ -115,7 +116,7 @@ def write_reviews(
     for assignment in assignments:
         if rng.random() > share:
             continue
-        form = reviews.form(session=session, round_id=round_.id, target_id=assignment.target_id)  # type: ignore[arg-type]
+        form = reviews.form(session=session, round_id=round_.id, target_id=assignment.target_id)
         scored = [level for level in form.levels if level.scored]
         # Mostly 好 and 较好, as leaders' reviews are; each target a little differently.
         weights = [6, 3, 1, 0.3][: len(scored)]
@@ -123,7 +124,7 @@ def write_reviews(
         requirements = rng.choice(_REQUIREMENTS) if rng.random() < 0.35 else ""
         reviews.save(
             session=session,
-            round_id=round_.id,  # type: ignore[arg-type]
+            round_id=round_.id,
             reviewer_id=assignment.reviewer_id,
             target_id=assignment.target_id,
             scores=scores,
@@ -170,8 +171,10 @@ def cast_ballots(
         count = per_group.get(key, 0)
         if not count:
             continue
-        form = ballots.ballot_form(session=session, round_id=round_id, group_id=group.id)  # type: ignore[arg-type]
-        for code in codes.issue(session=session, round_id=round_id, group_id=group.id, count=count):  # type: ignore[arg-type]
+        form = ballots.ballot_form(session=session, round_id=round_id, group_id=group.id)
+        for code in codes.issue(
+            actor=ACTOR, session=session, round_id=round_id, group_id=group.id, count=count
+        ):
             ballots.submit(
                 session=session,
                 code=code,
@@ -200,7 +203,7 @@ def follow_up_items(*, session: Session, round_id: int, rng: random.Random) -> N
             continue
         rectification.update(
             session=session,
-            item_id=item.id,  # type: ignore[arg-type]
+            item_id=item.id,
             member_id=None,
             status=status,
             evidence=evidence,
@@ -212,15 +215,15 @@ def finished_round(*, session: Session) -> Round:
     counted (开箱计票), results published, the round 已结束, half its items done."""
     rng = random.Random(2026_3)
     round_ = new_round(session=session, name=EARLIER_ROUND, quarter=EARLIER_QUARTER)
-    round_id: int = round_.id  # type: ignore[assignment]
+    round_id: int = round_.id
     write_summaries(session=session, round_=round_, share=0.9, rng=rng)
-    rounds.set_step(session=session, round_=round_, step=Step.REVIEW)
+    rounds.set_step(actor=ACTOR, session=session, round_=round_, step=Step.REVIEW)
     write_reviews(session=session, round_=round_, share=1.0, today=EARLIER_DAY, rng=rng)
     cast_ballots(session=session, round_id=round_id, per_group=EARLIER_BALLOTS, rng=rng)
     for group in groups.all_groups(session=session):
-        evaluation.count_in(session=session, round_id=round_id, group_id=group.id)  # type: ignore[arg-type]
-    meeting.publish(session=session, round_id=round_id, published=True)
-    rounds.set_step(session=session, round_=round_, step=Step.CLOSED)
+        evaluation.count_in(session=session, round_id=round_id, group_id=group.id)
+    meeting.publish(actor=ACTOR, session=session, round_id=round_id, published=True)
+    rounds.set_step(actor=ACTOR, session=session, round_=round_, step=Step.CLOSED)
     follow_up_items(session=session, round_id=round_id, rng=rng)
     return round_
 
@@ -231,6 +234,6 @@ def current_round(*, session: Session, name: str, quarter: str) -> Round:
     rng = random.Random(2026_4)
     round_ = new_round(session=session, name=name, quarter=quarter)
     write_summaries(session=session, round_=round_, share=0.7, rng=rng)
-    rounds.set_step(session=session, round_=round_, step=Step.REVIEW)
+    rounds.set_step(actor=ACTOR, session=session, round_=round_, step=Step.REVIEW)
     write_reviews(session=session, round_=round_, share=0.5, today=date.today(), rng=rng)
     return round_

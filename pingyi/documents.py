@@ -11,7 +11,7 @@ runs: python-docx escapes it, and nothing in it is read as a field or a formula.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from docx import Document
@@ -20,7 +20,7 @@ from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
-from docx.styles.style import BaseStyle
+from docx.styles.style import CharacterStyle
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
@@ -29,7 +29,7 @@ from pingyi import briefing as briefing_module
 from pingyi import rectification, summaries
 from pingyi.briefing import Briefing, Part
 from pingyi.models import TargetKind
-from pingyi.reports import BIG_FACTS, GROUP_HEADERS, LEADER_COMMENT_FIELDS, TargetReport
+from pingyi.reports import BIG_FACTS, GROUP_HEADERS, TargetReport, review_caption, review_rows
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 HEADING_FONT = "黑体"
@@ -42,7 +42,7 @@ CHINESE_NUMBERS = "一二三四五六七八九十"
 
 
 def _font(
-    target: Run | BaseStyle, name: str, size: float | None = None, bold: bool = False
+    target: Run | CharacterStyle, name: str, size: float | None = None, bold: bool = False
 ) -> None:
     """Both the Latin and the East Asian font: Word takes a run's CJK font from eastAsia."""
     font = target.font
@@ -153,12 +153,8 @@ def target_report_docx(report: TargetReport) -> bytes:
     if not report.reviews:
         _paragraph(document, "暂无已提交的领导点评。", muted=True)
     for review in report.reviews:
-        score = "暂无" if review.score is None else f"{review.score:.2f}"
-        _heading(document, f"点评领导:{review.reviewer_name}(点评得分 {score})", level=2)
-        rows = [(label, getattr(review, name) or "—") for label, name in LEADER_COMMENT_FIELDS]
-        if review.requirements and review.deadline:
-            rows.append(("整改期限", review.deadline.isoformat()))
-        _table(document, ("项目", "内容"), rows)
+        _heading(document, review_caption(review), level=2)
+        _table(document, ("项目", "内容"), review_rows(review))
 
     _heading(document, "群众意见建议")
     if report.comments:
@@ -224,7 +220,7 @@ def briefing_docx(briefing: Briefing) -> bytes:
     _title(document, briefing.title, f"{briefing.round_name} · 通报情况 · {today.isoformat()}")
     _paragraph(document, briefing_module.overview(briefing))
     own = "支部" if briefing.kind == TargetKind.BRANCH else "班子"
-    sections: list[tuple[str, object]] = [
+    sections: list[tuple[str, Callable[[], None]]] = [
         (f"{own}自我小结", lambda: _summary(document, briefing.own, with_writer=True)),
         (f"{own}公开承诺兑现情况", lambda: _commitments(document, briefing.own)),
     ]
@@ -239,7 +235,7 @@ def briefing_docx(briefing: Briefing) -> bytes:
     )
     for number, (title, draw) in enumerate(sections):
         _heading(document, f"{CHINESE_NUMBERS[number]}、{title}")
-        draw()  # type: ignore[operator]
+        draw()
     return _bytes(document)
 
 

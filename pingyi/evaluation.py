@@ -37,15 +37,16 @@ from pingyi.models import (
     Rating,
     Round,
     Step,
+    table,
 )
 
 log = logging.getLogger(__name__)
 
-_BOX = BallotBox.__table__  # type: ignore[attr-defined]
-_BALLOT = Ballot.__table__  # type: ignore[attr-defined]
-_RATING = Rating.__table__  # type: ignore[attr-defined]
-_COMMENT = MassComment.__table__  # type: ignore[attr-defined]
-_COUNTED = GroupEvaluation.__table__  # type: ignore[attr-defined]
+_BOX = table(BallotBox)
+_BALLOT = table(Ballot)
+_RATING = table(Rating)
+_COMMENT = table(MassComment)
+_COUNTED = table(GroupEvaluation)
 
 # What a cast or a count writes: the tables PostgreSQL rewrites when sealing.
 SEALED_TABLES = (
@@ -186,7 +187,7 @@ def _count(session: Session, round_id: int, group_id: int, actor: str) -> Counte
         raise EvaluationError(f"「{round_.name}」还在筹备,没有可以计票的评议票")
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        # Waits for every cast of the group that got past its claim (see ballots.BOX_LOCK).
+        # Waits for every cast of the group that got past its claim (see "box_lock" in ballots).
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (round_id, group_id))
     state = session.get(GroupEvaluation, (round_id, group_id), populate_existing=True)
     if state is not None and state.counted:
@@ -204,7 +205,7 @@ def _count(session: Session, round_id: int, group_id: int, actor: str) -> Counte
     audit.record(
         session=session,
         actor=actor,
-        action="开箱计票",
+        action=audit.Action.COUNT_BOX,
         detail=f"{round_.name} · {group.name}:{written} 票(一刀切 {uniform} 票)",
     )
     session.flush()
@@ -264,7 +265,10 @@ def _write_ballots(
     """Writes the shuffled ballots under new ids, their comments shuffled apart; how many
     ballots, how many of them 一刀切, and the rating counts they make (counted here, from the
     ballots in memory, rather than read back from the rows just written)."""
-    ballots, ratings, comments = [], [], []
+    ballots: list[tuple[str, int, int, bool]] = []
+    ratings: list[tuple[str, int, int, int, int, int]] = []
+    comments: list[tuple[str, int, int, int, str]] = []
+
     counts: Counter[tuple[int, int, int, int, bool]] = Counter()
     for ballot in cast:
         for target, text in ballot.comments.items():
@@ -302,7 +306,7 @@ def _insert(conn: Connection, table: str, columns: tuple[str, ...], rows: list[t
     names = ", ".join(columns)
     with db.driver_cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlmodel import Session, col, select
+from typing_extensions import TypeIs
 
 from pingyi.models import EvaluatorGroup, GroupKey
 
@@ -57,14 +58,14 @@ def headcount_problems(headcounts: Mapping[GroupKey, object]) -> list[str]:
             problems.append(f"没有评议群体「{label}」")
         elif not _is_whole(value):
             problems.append(f"{label}的人数应为整数")
-        elif value < 0:  # type: ignore[operator]
+        elif value < 0:
             problems.append(f"{label}的人数不能为负数")
-        elif value > MAX_HEADCOUNT:  # type: ignore[operator]
+        elif value > MAX_HEADCOUNT:
             problems.append(f"{label}的人数不能超过 {MAX_HEADCOUNT:,}")
     return problems
 
 
-def _is_whole(value: object) -> bool:
+def _is_whole(value: object) -> TypeIs[int | float]:
     """An int, or a float without a fraction (number inputs and tables give floats)."""
     if isinstance(value, float):
         return value.is_integer()
@@ -79,7 +80,7 @@ def update_headcounts(
     if problems:
         raise HeadcountError(";".join(problems))
     groups = by_key(session=session)
-    wanted = {GroupKey(key): int(value) for key, value in headcounts.items()}  # type: ignore[call-overload]
+    wanted = {GroupKey(key): int(value) for key, value in headcounts.items() if _is_whole(value)}
     changes = {
         key: (groups[key].headcount, count)
         for key, count in wanted.items()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from pingyi import audit
+from pingyi.audit import Action
 from pingyi.models import Highlight, Member, Review, Summary, Target
 
 KINDS = ("好经验", "好典型", "好做法")
@@ -60,6 +62,7 @@ def publish(
     title: str,
     text: str,
     source: str = "",
+    actor: str,
 ) -> Highlight:
     title, text, source = title.strip(), text.strip(), source.strip()
     if kind not in KINDS:
@@ -77,25 +80,28 @@ def publish(
     highlight = Highlight(round_id=round_id, kind=kind, title=title, text=text, source=source)
     session.add(highlight)
     session.flush()
+    audit.record(session=session, actor=actor, action=Action.PUBLISH_HIGHLIGHT, detail=title)
     return highlight
 
 
-def withdraw(*, session: Session, highlight_id: int) -> Highlight:
+def withdraw(*, session: Session, highlight_id: int, actor: str) -> Highlight:
     """Take a passage off the page (kept, so it can be published again)."""
-    return _set_published(session, highlight_id, False)
+    return _set_published(session, highlight_id, False, actor)
 
 
-def republish(*, session: Session, highlight_id: int) -> Highlight:
-    return _set_published(session, highlight_id, True)
+def republish(*, session: Session, highlight_id: int, actor: str) -> Highlight:
+    return _set_published(session, highlight_id, True, actor)
 
 
-def _set_published(session: Session, highlight_id: int, published: bool) -> Highlight:
+def _set_published(session: Session, highlight_id: int, published: bool, actor: str) -> Highlight:
     highlight = session.get(Highlight, highlight_id)
     if highlight is None:
         raise HighlightError("找不到该条目")
     highlight.published = published
     session.add(highlight)
     session.flush()
+    action = Action.PUBLISH_HIGHLIGHT if published else Action.WITHDRAW_HIGHLIGHT
+    audit.record(session=session, actor=actor, action=action, detail=highlight.title)
     return highlight
 
 

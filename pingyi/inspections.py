@@ -96,8 +96,11 @@ def record(
         target_id=target_id,
         visited_on=visited_on,
         recorded_by=recorded_by,
-        **texts,
+        inspector=texts["inspector"],
+        checked=texts["checked"],
+        findings=texts["findings"],
     )
+
     session.add(inspection)
     session.flush()
     return inspection
@@ -165,6 +168,6 @@ def progress(*, session: Session, round_id: int) -> list[BranchProgress]:
         .order_by(col(Target.position))
     )
     return [
-        BranchProgress(target_id=t.id, branch=t.name, findings=counts.get(t.id, 0))  # type: ignore[arg-type]
+        BranchProgress(target_id=t.id, branch=t.name, findings=counts.get(t.id, 0))
         for t in branches
     ]

@@ -113,7 +113,7 @@ def open_login(*, session: Session, account: Account, now: datetime | None = Non
     forget_stale(session=session, now=moment)
     ticket = secrets.token_urlsafe(32)
     login = LoginSession(
-        account_id=account.id,  # type: ignore[arg-type]
+        account_id=account.id,
         ticket_hash=_digest(ticket),
         ticket_expires=moment + timedelta(seconds=TICKET_SECONDS),
         password_mark=password_mark(account),
@@ -122,7 +122,7 @@ def open_login(*, session: Session, account: Account, now: datetime | None = Non
     )
     session.add(login)
     session.flush()
-    return Opened(login_id=login.id, ticket=ticket)  # type: ignore[arg-type]
+    return Opened(login_id=login.id, ticket=ticket)
 
 
 def hand_over(
@@ -207,7 +207,7 @@ def end_cookie(*, session: Session, cookie: str, secret: bytes | None = None) ->
     """Log out the session a cookie holds (the route that clears the cookie)."""
     token = _unsigned(cookie, secret or settings().secret_key)
     if token is not None:
-        session.execute(delete(LoginSession).where(LoginSession.token_hash == _digest(token)))
+        session.execute(delete(LoginSession).where(col(LoginSession.token_hash) == _digest(token)))
 
 
 def end_all(*, session: Session, account_id: int) -> None:

@@ -1,5 +1,5 @@
 """会议大屏: what one refresh of the live meeting screen shows, and the office's switch that
-publishes the results (DESIGN.md "Results").
+publishes the results (docs/DESIGN.md "Results").
 
 `snapshot` reads only what is kept up to date at each ballot: the codes (issued / opened /
 submitted per group), the per-minute ballot tallies and, once published, the rating tallies.
@@ -9,7 +9,8 @@ ten thousand.
 The ranking is `scoring.round_results` without its per-criterion statistics, which a ranking
 does not show: a group's score pools every criterion anyway, so the tallies are summed over
 criteria in the database (one row per group and target, in the tally's key order) and scored
-here by the same rules, in the same order of operations, so every number is the same float
+by scoring's own rule functions (`group_status`, `rated_and_total`, `mass_score`,
+`combined_score`, `good_rate`, `ranks`), so every number is the same float
 (tests/test_meeting.py holds the two equal). That is about a sixth of the rows and a tenth of
 the Python work of scoring criterion by criterion. `target_detail` gives one target criterion
 by criterion, through `scoring.score_round` itself.
@@ -26,7 +27,8 @@ from typing import NamedTuple
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from pingyi import codes, criteria, groups, reviews, scoring, tally
+from pingyi import audit, codes, criteria, groups, reviews, scoring, tally
+from pingyi.audit import Action
 from pingyi.codes import GroupCodeCounts
 from pingyi.criteria import LevelView
 from pingyi.models import (
@@ -39,6 +41,7 @@ from pingyi.models import (
     Tally,
     Target,
     TemplateKey,
+    table,
 )
 from pingyi.scoring import INSUFFICIENT, OK, GroupBallots, ScoringSettings, TargetResult
 
@@ -54,10 +57,10 @@ CATEGORIES: tuple[TemplateKey, ...] = (
     TemplateKey.MEMBER,
 )
 
-_BALLOT_TALLY = BallotTally.__table__  # type: ignore[attr-defined]
-_TALLY = Tally.__table__  # type: ignore[attr-defined]
-_TARGET = Target.__table__  # type: ignore[attr-defined]
-_MASS = MassAssignment.__table__  # type: ignore[attr-defined]
+_BALLOT_TALLY = table(BallotTally)
+_TALLY = table(Tally)
+_TARGET = table(Target)
+_MASS = table(MassAssignment)
 
 
 class MeetingError(ValueError):
@@ -203,7 +206,7 @@ def submissions_of(
     }
 
 
-def publish(*, session: Session, round_id: int, published: bool) -> Round:
+def publish(*, session: Session, round_id: int, published: bool, actor: str) -> Round:
     """公布结果 (True) or 隐藏结果 (False): whether the meeting screen shows the results."""
     round_ = session.get(Round, round_id)
     if round_ is None:
@@ -211,19 +214,12 @@ def publish(*, session: Session, round_id: int, published: bool) -> Round:
     round_.results_published = published
     session.add(round_)
     session.flush()
+    action = Action.PUBLISH_RESULTS if published else Action.HIDE_RESULTS
+    audit.record(session=session, actor=actor, action=action, detail=round_.name)
     return round_
 
 
 # ---- the standings: scoring's rules on tallies summed over criteria
-
-
-def _group_status(ballots: Mapping[int, GroupBallots], settings: ScoringSettings) -> dict[int, str]:
-    """As `scoring` decides it: enough counted ballots (一刀切 ones left out when dropped)."""
-    status = {}
-    for gid, (n, uniform) in ballots.items():
-        counted = n - uniform if settings.drop_uniform else n
-        status[gid] = OK if counted >= settings.min_ballots else INSUFFICIENT
-    return status
 
 
 def standings(
@@ -235,11 +231,11 @@ def standings(
 ) -> Standings:
     """Each category ranked as `scoring.round_results` ranks it, from tallies summed over
     criteria: four small queries and one pass over the round's tallies in key order."""
-    round_id: int = round_.id  # type: ignore[assignment]
+    round_id: int = round_.id
     settings = settings or ScoringSettings.from_round(round_)
     settings.validate()
     if leader_scores is None:  # the submitted 领导点评, as the 结果 page scores them
-        leader_scores = reviews.leader_scores(session=session, round_id=round_.id)  # type: ignore[arg-type]
+        leader_scores = reviews.leader_scores(session=session, round_id=round_.id)
     levels = criteria.round_levels(session=session, round_id=round_id)
     scores = {level.id: level.score for level in levels if level.score is not None}
     good = criteria.good_levels(levels)  # 好 and 较好 of each scale, as scoring
@@ -247,7 +243,7 @@ def standings(
         gid: GroupBallots(n, uniform)
         for gid, (n, uniform) in tally.participation(session=session, round_id=round_id).items()
     }
-    status = _group_status(ballots, settings)
+    status = {gid: scoring.group_status(given, settings) for gid, given in ballots.items()}
     conn = session.connection()
 
     # Ratings per level of each group for each target: the columns follow the scale order,
@@ -268,13 +264,13 @@ def standings(
         for lid in scores
     ]
     counted: dict[int, dict[int, tuple[int, ...]]] = defaultdict(dict)
-    for gid, tid, *by_level in conn.execute(
+    for gid, tid, *level_counts in conn.execute(
         select(_TALLY.c.group_id, _TALLY.c.target_id, *per_level)
         .where(_TALLY.c.round_id == round_id)
         .group_by(_TALLY.c.group_id, _TALLY.c.target_id)
     ):
-        if any(by_level):
-            counted[tid][gid] = tuple(by_level)
+        if any(level_counts):
+            counted[tid][gid] = tuple(level_counts)
 
     assigned: dict[int, list[int]] = {}
     facts: dict[int, tuple[str, str, str]] = {}
@@ -297,7 +293,7 @@ def standings(
             assigned[tid].append(gid)
 
     level_scores = list(scores.values())
-    is_good = [lid in good for lid in scores]
+    good_at = [i for i, lid in enumerate(scores) if lid in good]  # positions in scale order
     rows: dict[str, list[Ranked]] = defaultdict(list)
     for tid, (key, name, branch_name) in facts.items():
         by_group = counted.get(tid, {})
@@ -310,26 +306,15 @@ def standings(
             by_level = by_group.get(gid)
             if by_level is None:
                 continue
-            # Summed in scale order, as scoring sums: the same float.
-            rated, total = 0, 0.0
-            for n, score, hit in zip(by_level, level_scores, is_good, strict=True):
-                rated += n
-                total += n * score
-                good_all += n if hit else 0
+            rated, total = scoring.rated_and_total(by_level, level_scores)
+            good_all += sum(by_level[i] for i in good_at)
             rated_all += rated
-            if rated:
-                raw[gid] = total / rated
-        weighted = [(settings.group_weight(gid), s) for gid, s in raw.items()]
-        weight = sum(w for w, _ in weighted)
-        mass = sum(w * s for w, s in weighted) / weight if weight > 0 else None
-        leader = leader_scores.get(tid)
-        present = [
-            (w, s)
-            for w, s in ((settings.leader_weight, leader), (settings.mass_weight, mass))
-            if s is not None and w > 0
-        ]
-        total_weight = sum(w for w, _ in present)
-        combined = round(sum(w * s for w, s in present) / total_weight, 2) if total_weight else None
+            mean = scoring.mean_score(rated, total)
+            if mean is not None:
+                raw[gid] = mean
+        combined = scoring.combined_score(
+            leader_scores.get(tid), scoring.mass_score(raw, settings), settings
+        )
         rows[key].append(
             Ranked(
                 target_id=tid,
@@ -338,7 +323,7 @@ def standings(
                 branch_name=branch_name,
                 combined=combined,
                 grade=scoring.grade_of(combined, settings.grades) or scoring.NO_GRADE,
-                good_rate=round(good_all / rated_all, 4) if rated_all else None,
+                good_rate=scoring.good_rate(good_all, rated_all),
                 insufficient=bool(group_ids)
                 and all(status.get(g, INSUFFICIENT) != OK for g in group_ids),
             )
@@ -351,14 +336,13 @@ def standings(
 
 
 def _ranked(rows: list[Ranked]) -> list[Ranked]:
-    """Best first by combined score, ties sharing a rank (1, 1, 3) as scoring ranks; targets
-    without a score after, in the round's order."""
-    scored = sorted((r for r in rows if r.combined is not None), key=lambda r: -r.combined)  # type: ignore[operator]
-    ranked: list[Ranked] = []
-    for position, row in enumerate(scored):
-        tied = position and row.combined == scored[position - 1].combined
-        ranked.append(row._replace(rank=ranked[-1].rank if tied else position + 1))
-    return ranked + [r for r in rows if r.combined is None]
+    """Best first by `scoring.ranks`, ties in the round's order; targets without a score after,
+    in the round's order."""
+    ranked = [
+        row._replace(rank=rank)
+        for row, rank in zip(rows, scoring.ranks([r.combined for r in rows]), strict=True)
+    ]
+    return sorted(ranked, key=lambda r: (r.rank is None, r.rank or 0))
 
 
 # ---- one target, criterion by criterion
@@ -439,6 +423,6 @@ def target_detail(
         result=replace(result, rank=None),
         category=TEMPLATE_LABELS[template],
         criterion_names={c.id: c.name for c in (*by_template[template], criteria.OVERALL)},
-        group_names={g.id: g.name for g in groups.all_groups(session=session)},  # type: ignore[misc]
+        group_names={g.id: g.name for g in groups.all_groups(session=session)},
         levels=levels,
     )

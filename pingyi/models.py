@@ -1,7 +1,7 @@
 """SQLModel tables.
 
-Identifiers follow DESIGN.md: a Round has Targets (each branch, the 领导班子, each member) and the
-assignments the rules give them; evaluators' ballots carry no link to their 测评码.
+Identifiers follow docs/DESIGN.md: a Round has Targets (each branch, the 领导班子, each member)
+and the assignments the rules give them; evaluators' ballots carry no link to their 测评码.
 """
 
 from __future__ import annotations
@@ -10,10 +10,33 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table of a model, for the SQL written with SQLAlchemy Core (SQLModel sets
+    `__table__` on each class at runtime but declares it nowhere a type checker sees)."""
+    found = sa_inspect(model).local_table
+    assert isinstance(found, Table), model
+    return found
+
+
+# NEW_ROW_ID: integer keys are typed `int`, though a row has None until its first flush: the
+# database assigns them, and every reader of `.id` holds a stored row. Typing them `int | None`
+# would make every caller (hundreds) prove what the flush already guarantees.
 
 
 class UnitKind(StrEnum):
@@ -86,20 +109,20 @@ def _fk(target: str, *, nullable: bool = False, index: bool = True, **kw: Any) -
 
 
 def _str(length: int, **kw: Any) -> Any:
-    return Field(sa_type=String(length), **kw)  # type: ignore[call-overload]
+    return Field(sa_type=String(length), **kw)
 
 
 # ---- roster
 
 
 class Unit(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     name: str = _str(100, unique=True)
     kind: UnitKind = _str(10)
 
 
 class Branch(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     name: str = _str(100, unique=True)
     unit_id: int = _fk("unit.id")
     # The 联系班子成员; a cycle with member.branch_id, so added after both tables exist.
@@ -115,7 +138,7 @@ class Branch(SQLModel, table=True):
 
 
 class Member(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     roster_id: str = _str(40, unique=True)  # 编号 in the roster file: stable across imports
     name: str = _str(50)
     unit_id: int = _fk("unit.id")
@@ -135,7 +158,7 @@ class Member(SQLModel, table=True):
 
 class EvaluatorGroup(SQLModel, table=True):
     __tablename__ = "evaluator_group"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     key: GroupKey = _str(20, unique=True)
     name: str = _str(50)
     headcount: int = 0
@@ -146,14 +169,14 @@ class EvaluatorGroup(SQLModel, table=True):
 
 class Template(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("round_id", "key"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int | None = _fk("round.id", nullable=True, ondelete="CASCADE")
     key: TemplateKey = _str(20)
     name: str = _str(50)
 
 
 class Criterion(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     template_id: int = _fk("template.id", ondelete="CASCADE")
     position: int
     name: str = _str(100)
@@ -161,7 +184,7 @@ class Criterion(SQLModel, table=True):
 
 class ScaleLevel(SQLModel, table=True):
     __tablename__ = "scale_level"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int | None = _fk("round.id", nullable=True, ondelete="CASCADE")
     # NULL: the round's scale (leaders' reviews, and every group without one of its own);
     # a group's id: that group's own scale (e.g. 满意 / 基本满意 / 不满意 for vendors).
@@ -178,7 +201,7 @@ class GroupForm(SQLModel, table=True):
 
     __tablename__ = "group_form"
     __table_args__ = (UniqueConstraint("round_id", "group_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int | None = _fk("round.id", nullable=True, ondelete="CASCADE")
     group_id: int = _fk("evaluator_group.id")
     kind: FormKind = _str(10, default=FormKind.ITEMIZED)
@@ -187,7 +210,7 @@ class GroupForm(SQLModel, table=True):
 
 
 class Setting(SQLModel, table=True):
-    key: str = Field(sa_type=String(50), primary_key=True)  # type: ignore[call-overload]
+    key: str = Field(sa_type=String(50), primary_key=True)
     value: Any = Field(sa_column=Column(JSON, nullable=False))
 
 
@@ -195,14 +218,16 @@ class Setting(SQLModel, table=True):
 
 
 class Round(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     name: str = _str(100, unique=True)
     quarter: str = _str(10)  # e.g. 2026Q4
     starts_on: date | None = None
     ends_on: date | None = None
     step: Step = _str(20, default=Step.DRAFT)
-    min_ballots: int = 5  # a group with fewer ballots shows 样本不足, never numbers
+    # JSON of scoring.ScoringSettings (weights, grades, minimum ballots, 一刀切), read and
+    # written only through it.
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # JSON of the round's rules.Rule list, read and written only by rounds.py.
     rules: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
@@ -216,7 +241,7 @@ class Round(SQLModel, table=True):
 
 class Target(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("round_id", "kind", "branch_id", "member_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     kind: TargetKind = _str(10)
     template_key: TemplateKey = _str(20)
@@ -230,7 +255,7 @@ class Target(SQLModel, table=True):
 class LeaderAssignment(SQLModel, table=True):
     __tablename__ = "leader_assignment"
     __table_args__ = (UniqueConstraint("round_id", "reviewer_id", "target_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     reviewer_id: int = _fk("member.id")
     target_id: int = _fk("target.id", ondelete="CASCADE")
@@ -240,7 +265,7 @@ class LeaderAssignment(SQLModel, table=True):
 class MassAssignment(SQLModel, table=True):
     __tablename__ = "mass_assignment"
     __table_args__ = (UniqueConstraint("round_id", "group_id", "target_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     group_id: int = _fk("evaluator_group.id")
     target_id: int = _fk("target.id", ondelete="CASCADE")
@@ -252,7 +277,7 @@ class MassAssignment(SQLModel, table=True):
 
 class EvaluationCode(SQLModel, table=True):
     __tablename__ = "evaluation_code"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     group_id: int = _fk("evaluator_group.id")
     code_hash: str = _str(64, unique=True)  # keyed hash: a dump alone cannot vote
@@ -261,7 +286,7 @@ class EvaluationCode(SQLModel, table=True):
     revoked: bool = False
     # SHA-256 of the random token of the device whose ballot used the code: that device is told
     # its ballot is in when it sends it again (lost reply). Nothing of the ballot is here.
-    receipt: str | None = Field(default=None, sa_type=String(64))  # type: ignore[call-overload]
+    receipt: str | None = Field(default=None, sa_type=String(64))
 
 
 # On SQLite a rowid would keep rows in the order they arrived, i.e. the order codes were used:
@@ -276,7 +301,7 @@ class BallotBox(SQLModel, table=True):
 
     __tablename__ = "ballot_box"
     __table_args__ = {"sqlite_with_rowid": False}
-    id: str = Field(sa_type=String(32), primary_key=True)  # type: ignore[call-overload]
+    id: str = Field(sa_type=String(32), primary_key=True)
     round_id: int = _fk("round.id", ondelete="CASCADE", index=False)
     group_id: int = Field(sa_column=Column(Integer, nullable=False))
     sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -306,7 +331,7 @@ _NO_ROWID = {"sqlite_with_rowid": False}
 
 class Ballot(SQLModel, table=True):
     __table_args__ = _NO_ROWID
-    id: str = Field(sa_type=String(32), primary_key=True)  # type: ignore[call-overload]
+    id: str = Field(sa_type=String(32), primary_key=True)
     round_id: int = _fk("round.id", ondelete="CASCADE")
     group_id: int = _fk("evaluator_group.id")
     uniform: bool = False  # 一刀切: one level for every item
@@ -329,7 +354,7 @@ class Rating(SQLModel, table=True):
 class MassComment(SQLModel, table=True):
     __tablename__ = "mass_comment"
     __table_args__ = _NO_ROWID
-    id: str = Field(sa_type=String(32), primary_key=True)  # type: ignore[call-overload]
+    id: str = Field(sa_type=String(32), primary_key=True)
     round_id: int = _fk("round.id", ondelete="CASCADE")
     group_id: int = _fk("evaluator_group.id", index=False)
     target_id: int = _fk("target.id")
@@ -371,7 +396,7 @@ class BallotTally(SQLModel, table=True):
 class Account(SQLModel, table=True):
     """A login: the office (管理员) or a party member; evaluators never have one."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     username: str = _str(40, unique=True)  # a member's roster 编号, or the office's own name
     display_name: str = _str(50)
     member_id: int | None = Field(
@@ -394,7 +419,7 @@ class LoginSession(SQLModel, table=True):
     """
 
     __tablename__ = "login_session"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     account_id: int = Field(
         sa_column=Column(
             Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True
@@ -412,7 +437,7 @@ class AuditEvent(SQLModel, table=True):
     """What the office did, for the 操作日志: never anything an evaluator did."""
 
     __tablename__ = "audit_event"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     at: datetime = Field(default_factory=lambda: datetime.now(UTC), index=True)
     actor: str = _str(50)
     action: str = _str(50)
@@ -432,7 +457,7 @@ class Summary(SQLModel, table=True):
     """自我小结 of one target in one round: a member, a branch (by its secretary), the 领导班子."""
 
     __table_args__ = (UniqueConstraint("round_id", "target_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     target_id: int = _fk("target.id", ondelete="CASCADE")
     achievements: str = _str(3000, default="")  # 成绩
@@ -445,7 +470,7 @@ class Summary(SQLModel, table=True):
 class Commitment(SQLModel, table=True):
     """A 公开承诺 of a target, looked back at in the round's 自我小结."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     target_id: int = _fk("target.id", ondelete="CASCADE")
     text: str = _str(500)
@@ -456,7 +481,7 @@ class Commitment(SQLModel, table=True):
 class Inspection(SQLModel, table=True):
     """A 调研督查 finding of the leading group about one branch."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     target_id: int = _fk("target.id", ondelete="CASCADE")  # the branch's target
     inspector: str = _str(50)  # who recorded it, as shown on the briefing
@@ -472,7 +497,7 @@ class Review(SQLModel, table=True):
 
     __tablename__ = "leader_review"
     __table_args__ = (UniqueConstraint("round_id", "reviewer_id", "target_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     reviewer_id: int = _fk("member.id")
     target_id: int = _fk("target.id", ondelete="CASCADE")
@@ -497,7 +522,7 @@ class RectificationItem(SQLModel, table=True):
     """One 整改要求 of a submitted review, followed up until it is done."""
 
     __tablename__ = "rectification_item"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int = _fk("round.id", ondelete="CASCADE")
     target_id: int = _fk("target.id", ondelete="CASCADE")
     review_id: int | None = _fk("leader_review.id", nullable=True, ondelete="SET NULL")
@@ -512,7 +537,7 @@ class RectificationItem(SQLModel, table=True):
 class Highlight(SQLModel, table=True):
     """好经验、好典型、好做法 picked by the office from summaries and reviews (方案 七)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # see NEW_ROW_ID
     round_id: int | None = _fk("round.id", nullable=True, ondelete="SET NULL")
     kind: str = _str(10)  # 好经验 / 好典型 / 好做法
     title: str = _str(100)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from html import escape
 
 from sqlmodel import Session
 
 from pingyi import inspections, rectification, reviews, summaries
 from pingyi.models import STEP_LABELS, ItemStatus, Step, TargetKind
+from pingyi.templating import render
 
 
 @dataclass(frozen=True)
@@ -133,22 +133,9 @@ def _items(session: Session, round_id: int, today: date | None) -> StepProgress:
 def reminders_html(*, round_name: str, progress: StepProgress) -> str:
     """A print-ready page of the step's unfinished tasks, one row per task, for the office to
     hand round or read out. Every name and text is escaped."""
-    title = f"{round_name} · {STEP_LABELS[progress.step]} · 待办提醒"
-    rows = "".join(
-        f"<tr><td>{n}</td><td>{escape(r.who)}</td><td>{escape(r.task)}</td><td></td></tr>"
-        for n, r in enumerate(progress.pending, start=1)
-    )
-    css = (
-        "@page { size: A4; margin: 14mm; } body { font-family: 'Noto Sans CJK SC', sans-serif; }"
-        " table { border-collapse: collapse; width: 100%; }"
-        " th, td { border: 1px solid #444; padding: 2mm 3mm; text-align: left; }"
-        " td:first-child { width: 8mm; } td:last-child { width: 25mm; }"
-    )
-    summary = f"已完成 {progress.done} / {progress.total},待完成 {len(progress.pending)} 项。"
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"<style>{css}</style></head><body><h1>{escape(title)}</h1><p>{summary}</p>"
-        "<table><thead><tr><th>序号</th><th>责任人</th><th>待办事项</th><th>签收</th></tr>"
-        f"</thead><tbody>{rows}</tbody></table></body></html>\n"
+    return render(
+        "reminders.html.j2",
+        title=f"{round_name} · {STEP_LABELS[progress.step]} · 待办提醒",
+        summary=f"已完成 {progress.done} / {progress.total},待完成 {len(progress.pending)} 项。",
+        pending=progress.pending,
     )

@@ -79,7 +79,7 @@ def _views(
     if owner_id is not None:
         query = query.where(RectificationItem.owner_id == owner_id)
     rows = list(session.exec(query))
-    reviewers = dict(
+    reviewers: dict[int | None, str] = dict(
         session.exec(
             select(Review.id, Member.name)
             .join(Member, col(Member.id) == Review.reviewer_id)
@@ -87,20 +87,20 @@ def _views(
         ).all()
     )
     owner_ids = {item.owner_id for item, _, _ in rows if item.owner_id}
-    owners = dict(
+    owners: dict[int | None, str] = dict(
         session.exec(select(Member.id, Member.name).where(col(Member.id).in_(owner_ids))).all()
     )
     views = [
         ItemView(
-            id=item.id,  # type: ignore[arg-type]
-            round_id=round_.id,  # type: ignore[arg-type]
+            id=item.id,
+            round_id=round_.id,
             round_name=round_.name,
-            target_id=target.id,  # type: ignore[arg-type]
+            target_id=target.id,
             target_name=target.name,
             branch_name=target.branch_name,
             owner_id=item.owner_id,
-            owner_name=owners.get(item.owner_id, ""),  # type: ignore[arg-type]
-            reviewer_name=reviewers.get(item.review_id, ""),  # type: ignore[arg-type]
+            owner_name=owners.get(item.owner_id, ""),
+            reviewer_name=reviewers.get(item.review_id, ""),
             text=item.text,
             deadline=item.deadline,
             status=status(item, today),

@@ -3,8 +3,8 @@
 Both read `scoring.round_results` (the tallies, never the ratings, and the submitted 领导点评)
 and `codes.counts`, and write nothing. Text that came from people (names and branches from the
 roster, the leaders' and the masses' comments) is made safe for where it goes: every text
-cell of the workbook passes through `excel_safe`, every text of the report page through
-`html.escape`.
+cell of the workbook passes through `cells.excel_safe`, the report page is a Jinja2 template
+that escapes every value.
 
 A group below the round's minimum shows 样本不足 and no number, and its comments are left
 out of the report page: with a handful of ballots the target could guess who wrote them.
@@ -12,20 +12,23 @@ out of the report page: with a handful of ballots the target could guess who wro
 
 from __future__ import annotations
 
-import html
 import io
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import xlsxwriter
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session, col, select
-from xlsxwriter.format import Format
-from xlsxwriter.workbook import Workbook
 
 from pingyi import codes, criteria, reviews, scoring
+from pingyi.cells import excel_safe
 from pingyi.models import TEMPLATE_LABELS, MassComment, Member, Round, Target, TemplateKey
 from pingyi.scoring import INSUFFICIENT, NO_GRADE, OK, RoundResult, TargetResult
+from pingyi.templating import render
 
 SHEET_SUMMARY = "汇总"
 SHEET_ITEMS = "分项"
@@ -56,8 +59,6 @@ PARTICIPATION_COLUMNS = (
     "评价等级",
 )
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV/formula injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER_FORMATS = {
     "score": "0.00",
     "rate": "0.0%",
@@ -65,17 +66,10 @@ _NUMBER_FORMATS = {
     "change": "+0.00;-0.00;0.00",
 }
 _MAX_WIDTH = 50
-_FONTS = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 
 
 class ReportError(ValueError):
     """An export that cannot be made; the message is for the office, in Chinese."""
-
-
-def excel_safe(text: str) -> str:
-    """`text` as a spreadsheet shows it and never runs it: a leading ' when it would start a
-    formula. The ' stays in the value, so the text stays inert through CSV and pandas too."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 # ---- the workbook
@@ -213,8 +207,10 @@ def _participation_table(
                 _scale_text(form.levels) if form else None,
             ]
         )
-    totals = [sum(column) for column in zip(*numbers, strict=True)] if numbers else [0] * 5
-    rows.append(_participation_row("合计", *totals, ""))
+    headcount, issued, opened, submitted, uniform = (
+        tuple(sum(column) for column in zip(*numbers, strict=True)) if numbers else (0,) * 5
+    )
+    rows.append(_participation_row("合计", headcount, issued, opened, submitted, uniform, ""))
     return list(PARTICIPATION_COLUMNS), rows
 
 
@@ -265,46 +261,62 @@ def _shown(cell: _Cell) -> str:
     return f"{cell.value:+.2f}"
 
 
-class _Styles:
-    def __init__(self, book: Workbook) -> None:
-        self.header: Format = book.add_format(
-            {"bold": True, "bg_color": "#E8EEF7", "border": 1, "valign": "vcenter"}
-        )
-        self.text: Format = book.add_format({"valign": "vcenter"})
-        self.numbers: dict[str, Format] = {
-            style: book.add_format({"num_format": fmt, "valign": "vcenter"})
-            for style, fmt in _NUMBER_FORMATS.items()
-        }
+_MIDDLE = Alignment(vertical="center")
+_THIN = Side(style="thin")
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill(fill_type="solid", fgColor="FFE8EEF7")
+_HEADER_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 
 
-def _write_sheet(
-    book: Workbook, styles: _Styles, name: str, table: _Table, round_name: str
-) -> None:
+def _write_sheet(book: Workbook, name: str, table: _Table, round_name: str) -> None:
     headers, rows = table
-    sheet = book.add_worksheet(name)
+    sheet = book.create_sheet(name)
     widths = [display_width(excel_safe(h)) + 4 for h in headers]  # + the filter button
-    for column, text in enumerate(headers):
-        sheet.write_string(0, column, excel_safe(text), styles.header)
-    for row_number, row in enumerate(rows, start=1):
-        for column, cell in enumerate(row):
-            if cell is None:
-                continue
-            if isinstance(cell, _Number):
-                sheet.write_number(row_number, column, cell.value, styles.numbers[cell.style])
-            else:
-                # write_string, never write(): a string is stored as a string, whatever it says.
-                sheet.write_string(row_number, column, excel_safe(cell), styles.text)
-            widths[column] = max(widths[column], display_width(_shown(cell)) + 2)
-    for column, width in enumerate(widths):
-        sheet.set_column(column, column, min(width, _MAX_WIDTH))
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
-    sheet.set_paper(9)  # A4
-    sheet.set_landscape()
-    sheet.repeat_rows(0)
-    sheet.fit_to_pages(1, 0)
-    sheet.set_header("&C" + f"{round_name} · {name}".replace("&", "&&"))
-    sheet.set_footer("&C第 &P 页,共 &N 页")
+    for column, text in enumerate(headers, start=1):
+        cell = sheet.cell(1, column, excel_safe(text))
+        cell.data_type = "s"
+        cell.font, cell.fill, cell.border, cell.alignment = (
+            _HEADER_FONT,
+            _HEADER_FILL,
+            _HEADER_BORDER,
+            _MIDDLE,
+        )
+    for row_number, row in enumerate(rows, start=2):
+        for column, value in enumerate(row, start=1):
+            if value is not None:
+                _write_cell(sheet, row_number, column, value)
+                widths[column - 1] = max(widths[column - 1], display_width(_shown(value)) + 2)
+    for column, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = min(width, _MAX_WIDTH)
+    _set_out_for_print(sheet, f"{round_name} · {name}", len(rows), len(headers))
+
+
+def _write_cell(sheet: Worksheet, row: int, column: int, value: str | _Number) -> None:
+    if isinstance(value, _Number):
+        cell = sheet.cell(row, column, value.value)
+        cell.number_format = _NUMBER_FORMATS[value.style]
+    else:
+        cell = sheet.cell(row, column, excel_safe(value))
+        # openpyxl makes text starting with "=" a formula; a string stays a string here.
+        cell.data_type = "s"
+    cell.alignment = _MIDDLE
+
+
+def _set_out_for_print(sheet: Worksheet, title: str, rows: int, columns: int) -> None:
+    """Header row frozen, filtered and repeated on each page; A4 landscape, one page wide."""
+    last = get_column_letter(columns)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{last}{max(rows, 1) + 1}"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+    sheet.print_title_rows = "1:1"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    header, footer = sheet.oddHeader, sheet.oddFooter
+    assert header is not None and footer is not None, "a new sheet has both"
+    header.center.text = title.replace("&", "&&")  # a lone & starts a code such as &P
+    footer.center.text = "第 &P 页,共 &N 页"
 
 
 def _round(session: Session, round_id: int) -> Round:
@@ -343,22 +355,13 @@ def summary_workbook(
     forms = criteria.group_forms(session=session, round_id=round_id)
     tables.append((SHEET_PARTICIPATION, _participation_table(result, participation, forms)))
 
-    buffer = io.BytesIO()
-    # No guessing from strings: text is text, never a formula, a number or a link.
-    book = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-        },
-    )
-    book.set_properties({"title": f"{round_.name} 评议结果汇总表"})
-    styles = _Styles(book)
+    book = Workbook()
+    book.remove(book.worksheets[0])  # the default empty sheet
+    book.properties.title = f"{round_.name} 评议结果汇总表"
     for name, table in tables:
-        _write_sheet(book, styles, name, table, round_.name)
-    book.close()
+        _write_sheet(book, name, table, round_.name)
+    buffer = io.BytesIO()
+    book.save(buffer)
     return buffer.getvalue()
 
 
@@ -396,7 +399,7 @@ def find_target(*, session: Session, round_id: int, name_or_id: str) -> Target:
     )
 
 
-def _number_of(target: Target, numbers: Mapping[int | None, str]) -> str:
+def _number_of(target: Target, numbers: Mapping[int, str]) -> str:
     """What picks the target out: its member's 编号, else (a namesake branch) its id."""
     return numbers[target.member_id] if target.member_id is not None else str(target.id)
 
@@ -433,54 +436,6 @@ def _fmt_score(value: float | None) -> str:
 
 def _fmt_rate(value: float | None) -> str:
     return NO_GRADE if value is None else f"{value * 100:.1f}%"
-
-
-_CSS = f"""
-@page {{ size: A4; margin: 15mm; }}
-* {{ box-sizing: border-box; }}
-body {{
-  font-family: {_FONTS};
-  color: #000;
-  font-size: 10.5pt;
-  line-height: 1.5;
-  margin: 0;
-  -webkit-print-color-adjust: exact;
-  print-color-adjust: exact;
-}}
-main {{ width: 180mm; margin: 0 auto; }}
-h1 {{ font-size: 18pt; text-align: center; letter-spacing: 0.2em; margin: 0 0 1mm; }}
-.round {{ text-align: center; color: #333; margin: 0 0 5mm; }}
-h2 {{ font-size: 12pt; margin: 6mm 0 2mm; border-left: 1.2mm solid #b22; padding-left: 2mm; }}
-table {{ width: 100%; border-collapse: collapse; page-break-inside: auto; }}
-thead {{ display: table-header-group; }}
-tr {{ break-inside: avoid; page-break-inside: avoid; }}
-th, td {{ border: 0.3mm solid #888; padding: 1.2mm 2mm; text-align: center; }}
-th {{ background: #eef1f6; font-weight: 700; }}
-td.name, th.name {{ text-align: left; }}
-.facts th {{ width: 16%; }}
-.facts td {{ width: 17%; text-align: left; overflow-wrap: anywhere; }}
-.big {{ font-size: 13pt; font-weight: 700; }}
-.insufficient {{ color: #666; }}
-ol.comments {{ margin: 0; padding-left: 7mm; }}
-ol.comments li {{ white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 1.5mm; }}
-table.review {{ margin: 0 0 3mm; }}
-table.review th {{ width: 16%; text-align: left; vertical-align: top; }}
-table.review td {{ text-align: left; white-space: pre-wrap; overflow-wrap: anywhere; }}
-table.review caption {{ text-align: left; font-weight: 700; padding: 0 0 1mm; }}
-.empty, .note {{ color: #555; font-size: 9pt; }}
-.note {{ margin-top: 6mm; border-top: 0.3mm solid #aaa; padding-top: 2mm; }}
-.hint {{ color: #555; font-size: 9pt; text-align: center; }}
-@media print {{ .hint {{ display: none; }} }}
-@media screen {{
-  body {{ background: #eee; padding: 8mm 0; }}
-  main {{ background: #fff; padding: 12mm 15mm; width: 210mm; }}
-}}
-"""
-
-
-def _cell(text: str, css: str = "") -> str:
-    attr = f' class="{css}"' if css else ""
-    return f"<td{attr}>{html.escape(text)}</td>"
 
 
 def fact_rows(target: TargetResult, result: RoundResult) -> list[list[tuple[str, str]]]:
@@ -543,62 +498,6 @@ def criteria_rows(
     return rows
 
 
-def _facts(report: TargetReport) -> str:
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<th>{html.escape(label)}</th>" + _cell(value, "big" if label in BIG_FACTS else "")
-            for label, value in row
-        )
-        + "</tr>"
-        for row in report.facts
-    )
-    return f'<table class="facts">{body}</table>'
-
-
-def _groups_section(report: TargetReport) -> str:
-    if not report.groups:
-        return '<p class="empty">本对象不参加群众评议。</p>'
-    rows = []
-    for name, ballots, score in report.groups:
-        if ballots == INSUFFICIENT:
-            cells = f'<td colspan="2" class="insufficient">{html.escape(INSUFFICIENT)}</td>'
-        else:
-            cells = _cell(ballots) + _cell(score)
-        rows.append(f"<tr>{_cell(name, 'name')}{cells}</tr>")
-    return (
-        '<table><thead><tr><th class="name">评议群体</th><th>有效票数</th><th>得分</th></tr>'
-        f"</thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _criteria_section(report: TargetReport) -> str:
-    headers = report.criteria_headers
-    head = "".join(f"<th>{html.escape(label)}</th>" for label in headers[1:-3])
-    rows = []
-    for name, *numbers in report.criteria:
-        cells = "".join(
-            _cell(value, "insufficient" if value == INSUFFICIENT else "") for value in numbers
-        )
-        rows.append(f"<tr>{_cell(name, 'name')}{cells}</tr>")
-    return (
-        f'<table><thead><tr><th class="name">测评项目</th>{head}<th>参评</th>'
-        f"<th>好评率</th><th>平均分</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _comments_section(comments: Sequence[str], withheld: bool) -> str:
-    parts = []
-    if comments:
-        items = "".join(f"<li>{html.escape(text)}</li>" for text in comments)
-        parts.append(f'<ol class="comments">{items}</ol>')
-    else:
-        parts.append('<p class="empty">暂无意见建议。</p>')
-    if withheld:
-        parts.append('<p class="empty">样本不足的评议群体的意见建议不予显示。</p>')
-    return "".join(parts)
-
-
 LEADER_COMMENT_FIELDS = (
     ("肯定成绩", "achievements"),
     ("指出问题", "problems"),
@@ -607,23 +506,17 @@ LEADER_COMMENT_FIELDS = (
 )
 
 
-def _leader_section(shown: Sequence[reviews.ShownReview]) -> str:
-    """Each submitted 领导点评: the reviewer, their score and the four comments."""
-    if not shown:
-        return '<p class="empty">暂无已提交的领导点评。</p>'
-    parts = []
-    for review in shown:
-        caption = f"点评领导:{review.reviewer_name}(点评得分 {_fmt_score(review.score)})"
-        rows = "".join(
-            f"<tr><th>{label}</th>{_cell(getattr(review, name) or '—')}</tr>"
-            for label, name in LEADER_COMMENT_FIELDS
-        )
-        if review.requirements and review.deadline:
-            rows += f"<tr><th>整改期限</th>{_cell(review.deadline.isoformat())}</tr>"
-        parts.append(
-            f'<table class="review"><caption>{html.escape(caption)}</caption>{rows}</table>'
-        )
-    return "".join(parts)
+def review_caption(review: reviews.ShownReview) -> str:
+    """The heading of a submitted 领导点评 in the report: the reviewer and their score."""
+    return f"点评领导:{review.reviewer_name}(点评得分 {_fmt_score(review.score)})"
+
+
+def review_rows(review: reviews.ShownReview) -> list[tuple[str, str]]:
+    """A submitted 领导点评's four comments as (label, text), and its 整改期限 if it has one."""
+    rows = [(label, getattr(review, name) or "—") for label, name in LEADER_COMMENT_FIELDS]
+    if review.requirements and review.deadline:
+        rows.append(("整改期限", review.deadline.isoformat()))
+    return rows
 
 
 def note_lines(result: RoundResult, forms: Sequence[criteria.GroupFormView]) -> list[str]:
@@ -710,28 +603,10 @@ def target_report_html(
     report = target_report(
         session=session, round_id=round_id, target_id=target_id, leader_scores=leader_scores
     )
-    note = "<br>".join(html.escape(line) for line in report.note)
-    body = (
-        '<p class="hint">请用浏览器打印:A4 纸,缩放 100%,不打印页眉页脚。</p>'
-        "<main>"
-        "<h1>评议结果报告</h1>"
-        f'<p class="round">{html.escape(report.round_name)}</p>'
-        f"{_facts(report)}"
-        "<h2>各评议群体得分</h2>"
-        f"{_groups_section(report)}"
-        "<h2>分项评价</h2>"
-        f"{_criteria_section(report)}"
-        "<h2>领导点评</h2>"
-        f"{_leader_section(report.reviews)}"
-        "<h2>群众意见建议</h2>"
-        f"{_comments_section(report.comments, report.withheld)}"
-        f'<div class="note">{note}</div>'
-        "</main>"
-    )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(report.title)}</title>"
-        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+    return render(
+        "target_report.html.j2",
+        report=report,
+        reviews=[(review_caption(r), review_rows(r)) for r in report.reviews],
+        big_facts=BIG_FACTS,
+        insufficient=INSUFFICIENT,
     )

@@ -167,11 +167,11 @@ def worklist(*, session: Session, round_id: int, reviewer_id: int) -> list[WorkI
     }
     return [
         WorkItem(
-            target_id=t.id,  # type: ignore[arg-type]
+            target_id=t.id,
             name=t.name,
             branch_name=t.branch_name,
             category=TEMPLATE_LABELS[TemplateKey(t.template_key)],
-            state=_state(reviews.get(t.id)),  # type: ignore[arg-type]
+            state=_state(reviews.get(t.id)),
         )
         for t in targets
     ]
@@ -210,7 +210,7 @@ def _names(session: Session, member_ids: set[int]) -> dict[int, str]:
     if not member_ids:
         return {}
     rows = session.exec(select(Member.id, Member.name).where(col(Member.id).in_(member_ids)))
-    return {member_id: name for member_id, name in rows}  # type: ignore[misc]
+    return {member_id: name for member_id, name in rows}
 
 
 def guidance_for(*, session: Session, target: Target) -> str:
@@ -492,7 +492,8 @@ def leader_scores(*, session: Session, round_id: int) -> dict[int, float | None]
         .order_by(col(Review.target_id), col(Review.id))
     )
     for target_id, scores in rows:
-        submitted[target_id].append(scores or {})
+        submitted[target_id].append(dict(scores or {}))
+
     levels = criteria.round_scale(session=session, round_id=round_id)
     return scores_of_targets(submitted, levels)
 
@@ -519,7 +520,7 @@ def submitted_reviews(*, session: Session, round_id: int, target_id: int) -> lis
     names = _names(session, {r.reviewer_id for r in reviews})
     return [
         ShownReview(
-            review_id=r.id,  # type: ignore[arg-type]
+            review_id=r.id,
             target_id=target_id,
             target_name=target.name,
             reviewer_name=names.get(r.reviewer_id, ""),
@@ -553,5 +554,5 @@ def received(*, session: Session, round_id: int, member_id: int) -> list[ShownRe
     return [
         shown
         for target_id in target_ids
-        for shown in submitted_reviews(session=session, round_id=round_id, target_id=target_id)  # type: ignore[arg-type]
+        for shown in submitted_reviews(session=session, round_id=round_id, target_id=target_id)
     ]

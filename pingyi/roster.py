@@ -26,6 +26,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session, col, select
 
+from pingyi import audit
+from pingyi.audit import Action
+from pingyi.cells import excel_safe, unquoted
 from pingyi.models import Branch, Member, Unit, UnitKind
 
 COLUMNS: tuple[str, ...] = (
@@ -88,9 +91,6 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the pre-2007 .xls format
 _HEADER_SEARCH_ROWS = 10  # offices often put a title row or two above the header
 _SNIFF_LINES = 50
-# What makes Excel run a CSV cell as a formula; exported with a leading ' (as reports and
-# slips do), which reading a CSV removes again, so such text survives the round trip inert.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _EMPTY = "(空)"
 
 EXAMPLE_ROWS: tuple[tuple[str, ...], ...] = (
@@ -267,7 +267,11 @@ def _xlsx_grid(data: bytes) -> _Grid:
     return grid
 
 
-def _saved_results(data: bytes, formulas: set[tuple[int, int]]) -> dict[tuple[int, int], Any]:
+# (row, column) of a cell; openpyxl's stubs allow None for a cell outside a sheet.
+_Position = tuple[int | None, int | None]
+
+
+def _saved_results(data: bytes, formulas: set[_Position]) -> dict[_Position, Any]:
     """(row, column) → (value, data_type) Excel saved, for each formula cell that has one."""
     workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
@@ -298,14 +302,9 @@ def _csv_grid(data: bytes) -> _Grid:
         raise _Unreadable([_file_error(NOT_A_SPREADSHEET)])
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-        return _Grid([[_text(_unquoted(cell)) for cell in row] for row in reader])
+        return _Grid([[_text(unquoted(cell)) for cell in row] for row in reader])
     except csv.Error as exc:
         raise _Unreadable([_file_error(NOT_A_SPREADSHEET)]) from exc
-
-
-def _unquoted(cell: str) -> str:
-    """A CSV cell without the ' that keeps Excel from running it: "'=A1" → "=A1"."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
 
 
 def _decode(data: bytes) -> str:
@@ -594,7 +593,7 @@ def _roster_member(row: SheetRow) -> RosterMember:
 # ---- writing to the database
 
 
-def import_roster(*, session: Session, filename: str, data: bytes) -> ImportReport:
+def import_roster(*, session: Session, filename: str, data: bytes, actor: str) -> ImportReport:
     """Read, check and apply a roster file; with any error, nothing is written."""
     rows = read_rows(filename, data)
     file_errors = [row for row in rows if isinstance(row, RowError)]
@@ -603,7 +602,10 @@ def import_roster(*, session: Session, filename: str, data: bytes) -> ImportRepo
     roster, errors = validate([row for row in rows if isinstance(row, SheetRow)])
     if errors:
         return ImportReport(errors=errors)
-    return apply_roster(session=session, roster=roster)
+    report = apply_roster(session=session, roster=roster)
+    detail = f"{filename}:{report.summary()}"
+    audit.record(session=session, actor=actor, action=Action.IMPORT_ROSTER, detail=detail)
+    return report
 
 
 def apply_roster(*, session: Session, roster: ParsedRoster) -> ImportReport:
@@ -741,7 +743,7 @@ def units(*, session: Session) -> list[Unit]:
 
 def _current_roster(session: Session) -> list[RosterMember]:
     units_by_id = {unit.id: unit for unit in units(session=session)}
-    branches_by_id = {branch.id: branch for branch in session.exec(select(Branch))}
+    branches_by_id: dict[int | None, Branch] = {b.id: b for b in session.exec(select(Branch))}
     liaison_of: dict[int, list[str]] = {}
     for branch in branches_by_id.values():
         if branch.active and branch.liaison_id is not None:
@@ -749,14 +751,14 @@ def _current_roster(session: Session) -> list[RosterMember]:
     current: list[RosterMember] = []
     for member in active_members(session=session):
         unit = units_by_id[member.unit_id]
-        branch = branches_by_id.get(member.branch_id)
+        branch_of_member = branches_by_id.get(member.branch_id)
         current.append(
             RosterMember(
                 roster_id=member.roster_id,
                 name=member.name,
                 unit=unit.name,
                 unit_kind=UnitKind(unit.kind),
-                branch=branch.name if branch else "",
+                branch=branch_of_member.name if branch_of_member else "",
                 liaison_of=tuple(liaison_of.get(_id(member), ())),
                 **{attribute: getattr(member, attribute) for attribute in FLAG_COLUMNS.values()},
             )
@@ -811,8 +813,9 @@ def _xlsx_bytes(rows: Sequence[Sequence[str]], *, guide: bool = False) -> bytes:
     sheet.column_dimensions["A"].number_format = "@"
     sheet.freeze_panes = "A2"
     _add_choices(sheet, "单位类型", UNIT_KINDS)
-    for column in FLAG_COLUMNS:
-        _add_choices(sheet, column, (YES, NO))
+    for flag in FLAG_COLUMNS:
+        _add_choices(sheet, flag, (YES, NO))
+
     if guide:
         _write_guide(workbook.create_sheet(GUIDE_SHEET))
     buffer = io.BytesIO()
@@ -848,16 +851,12 @@ def _add_choices(sheet: Worksheet, column: str, choices: Sequence[str]) -> None:
     sheet.add_data_validation(validation)
 
 
-def _inert(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
-
-
 def _csv_bytes(rows: Sequence[Sequence[str]], note: str | None = None) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if note is not None:
         writer.writerow([note])  # above the header: the import skips it like a title row
     writer.writerow(COLUMNS)
-    writer.writerows([_inert(cell) for cell in row] for row in rows)
+    writer.writerows([excel_safe(cell) for cell in row] for row in rows)
     # The BOM makes Excel on Windows read UTF-8 instead of guessing the local GBK code page.
     return buffer.getvalue().encode("utf-8-sig")

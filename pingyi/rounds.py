@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import TypeVar
 
 from sqlmodel import Session, col, func, select
 
-from pingyi import criteria, evaluation, groups, rules, summaries
+from pingyi import audit, criteria, evaluation, groups, rules, summaries
+from pingyi.audit import Action
 from pingyi.models import (
     STEP_LABELS,
     Branch,
@@ -31,18 +35,22 @@ class RoundError(ValueError):
     """A request about rounds that cannot be done; the message is for the office, in Chinese."""
 
 
-def office_rules(*, session: Session) -> list[dict[str, Any]]:
+def office_rules(*, session: Session) -> list[rules.Rule]:
     """The rules new rounds start from: the office's own, or the 方案's defaults."""
     stored = session.get(Setting, RULES_SETTING)
-    return list(stored.value) if stored else [dict(r) for r in rules.DEFAULT_RULES]
+    return rules.rules_from_json(stored.value) if stored else list(rules.DEFAULT_RULES)
 
 
-def save_office_rules(*, session: Session, new_rules: list[dict[str, Any]]) -> None:
-    rules.parse_rules(new_rules)  # refuse nonsense before it is stored
+def save_office_rules(*, session: Session, new_rules: Sequence[rules.Rule]) -> None:
     stored = session.get(Setting, RULES_SETTING) or Setting(key=RULES_SETTING, value=[])
-    stored.value = new_rules
+    stored.value = rules.rules_to_json(new_rules)
     session.add(stored)
     session.flush()
+
+
+def round_rules(round_: Round) -> list[rules.Rule]:
+    """The rules of a round; Round.rules is their JSON, read and written only here."""
+    return rules.rules_from_json(round_.rules)
 
 
 def current_roster(*, session: Session) -> rules.Roster:
@@ -52,7 +60,7 @@ def current_roster(*, session: Session) -> rules.Roster:
     branch_names = {b.id: b.name for b in branches}
     people = tuple(
         rules.Person(
-            id=m.id,  # type: ignore[arg-type]
+            id=m.id,
             roster_id=m.roster_id,
             name=m.name,
             branch=branch_names.get(m.branch_id) if m.branch_id else None,
@@ -85,6 +93,7 @@ def create_round(
     quarter: str,
     starts_on: date | None = None,
     ends_on: date | None = None,
+    actor: str,
 ) -> Round:
     """A new round in 筹备, with its own copy of the criteria, scale and rules."""
     name, quarter = name.strip(), quarter.strip()
@@ -105,28 +114,29 @@ def create_round(
         starts_on=starts_on,
         ends_on=ends_on,
         step=Step.DRAFT,
-        rules=office_rules(session=session),
+        rules=rules.rules_to_json(office_rules(session=session)),
     )
     session.add(round_)
     session.flush()
     criteria.copy_defaults_to_round(session=session, round_=round_)
+    audit.record(session=session, actor=actor, action=Action.CREATE_ROUND, detail=round_.name)
     return round_
 
 
 def preview(*, session: Session, round_: Round | None = None) -> rules.Assignments:
     """What the rules give on today's roster: for the office to check before opening."""
-    rule_list = round_.rules if round_ is not None else office_rules(session=session)
+    rule_list = round_rules(round_) if round_ is not None else office_rules(session=session)
     return rules.assignments(current_roster(session=session), rule_list)
 
 
 def open_round(
-    *, session: Session, round_: Round, allow_problems: bool = False
+    *, session: Session, round_: Round, allow_problems: bool = False, actor: str
 ) -> rules.Assignments:
     """Fix the round's targets and assignments from the rules and start 自我小结."""
     if round_.step != Step.DRAFT:
         raise RoundError(f"「{round_.name}」已经开始,不能再次开启")
     roster = current_roster(session=session)
-    result = rules.assignments(roster, round_.rules)
+    result = rules.assignments(roster, round_rules(round_))
     if result.problems and not allow_problems:
         raise RoundError(
             "评议关系还有问题,请先处理:\n" + "\n".join(p.message for p in result.problems)
@@ -137,6 +147,7 @@ def open_round(
     session.flush()
     # The new 自我小结 looks back at the commitments not yet kept in the round before.
     summaries.carry_forward(session=session, round_=round_)
+    audit.record(session=session, actor=actor, action=Action.OPEN_ROUND, detail=round_.name)
     return result
 
 
@@ -146,14 +157,14 @@ def _materialize(
     branch_ids = {b.name: b.id for b in session.exec(select(Branch))}
     target_ids: dict[rules.TargetRef, int] = {}
     for position, ref in enumerate(result.targets):
-        target = _target_row(round_.id, ref, roster, branch_ids, position)  # type: ignore[arg-type]
+        target = _target_row(round_.id, ref, roster, branch_ids, position)
         session.add(target)
         session.flush()
-        target_ids[ref] = target.id  # type: ignore[assignment]
+        target_ids[ref] = target.id
     group_ids = {key: g.id for key, g in groups.by_key(session=session).items()}
     session.add_all(
         LeaderAssignment(
-            round_id=round_.id,  # type: ignore[arg-type]
+            round_id=round_.id,
             reviewer_id=review.reviewer,
             target_id=target_ids[review.target],
             rule=review.rule.label,
@@ -162,8 +173,8 @@ def _materialize(
     )
     session.add_all(
         MassAssignment(
-            round_id=round_.id,  # type: ignore[arg-type]
-            group_id=group_ids[evaluation.group],  # type: ignore[arg-type]
+            round_id=round_.id,
+            group_id=group_ids[evaluation.group],
             target_id=target_ids[evaluation.target],
         )
         for evaluation in result.mass
@@ -175,12 +186,12 @@ def _target_row(
     round_id: int,
     ref: rules.TargetRef,
     roster: rules.Roster,
-    branch_ids: dict[str, int | None],
+    branch_ids: dict[str, int],
     position: int,
 ) -> Target:
     template = rules.template_of(ref, roster)
     if ref.kind is TargetKind.MEMBER:
-        person = roster.person(int(ref.ref))  # type: ignore[arg-type]
+        person = roster.person(ref.ref)
         return Target(
             round_id=round_id,
             kind=ref.kind,
@@ -241,33 +252,74 @@ def resolve(*, session: Session, id_or_name: str | None) -> Round:
 STEPS = list(Step)  # in the 方案's order: 筹备, the five steps, 已结束
 
 
-def set_step(*, session: Session, round_: Round, step: Step) -> Round:
+def set_step(*, session: Session, round_: Round, step: Step, actor: str) -> Round:
     """Move an opened round to any step but 筹备 (opening it is `open_round`'s work)."""
     if round_.step == Step.DRAFT:
         raise RoundError(f"「{round_.name}」还在筹备,请先开启")
     if step == Step.DRAFT:
         raise RoundError("已开启的轮次不能退回筹备")
     if step == Step.CLOSED:
-        waiting = evaluation.open_groups(session=session, round_id=round_.id)  # type: ignore[arg-type]
+        waiting = evaluation.open_groups(session=session, round_id=round_.id)
         if waiting:
             boxes = "、".join(f"{g.group_name} {g.in_box or g.cast} 票" for g in waiting)
             raise RoundError(
                 f"票箱中还有未计票的评议票({boxes}):请先在会议大屏结束群众评议并开箱计票"
                 "(或用 pingyi evaluation close),再结束本轮"
             )
+    back = STEPS.index(step) < STEPS.index(Step(round_.step))
     round_.step = step
     session.add(round_)
     session.flush()
+    arrow = "退回" if back else "→"
+    detail = f"「{round_.name}」{arrow} {STEP_LABELS[step]}"
+    audit.record(session=session, actor=actor, action=Action.MOVE_STEP, detail=detail)
     return round_
 
 
-def advance(*, session: Session, round_: Round) -> Step:
+def advance(*, session: Session, round_: Round, actor: str) -> Step:
     """The next step of the 方案; after 整改落实 the round is 已结束."""
     if round_.step == Step.CLOSED:
         raise RoundError(f"「{round_.name}」已结束")
     following = STEPS[STEPS.index(Step(round_.step)) + 1]
-    set_step(session=session, round_=round_, step=following)
+    set_step(session=session, round_=round_, step=following, actor=actor)
     return following
+
+
+class Outcome(StrEnum):
+    CHANGED = "changed"
+    ALREADY = "already"  # someone (or an earlier click) got there first: nothing to do
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class StepChange:
+    outcome: Outcome
+    message: str  # in Chinese, for the office: what happened, or why nothing did
+
+
+def change_step(
+    *, session: Session, round_id: int, seen: Step, step: Step, actor: str
+) -> StepChange:
+    """Move the round from the step the office saw to `step`. A page that is out of date (a
+    second click, another office window) must not move the round once more from where it is
+    now, so nothing changes unless the round is still at `seen`."""
+    round_ = session.get(Round, round_id)
+    if round_ is None:
+        return StepChange(Outcome.REFUSED, "找不到该评议轮次")
+    now = Step(round_.step)
+    if now == step:
+        return StepChange(Outcome.ALREADY, f"「{round_.name}」已在「{STEP_LABELS[step]}」阶段。")
+    if now != seen:
+        return StepChange(
+            Outcome.REFUSED,
+            f"「{round_.name}」现在是「{STEP_LABELS[now]}」阶段(页面已过期),未做改动。",
+        )
+    try:
+        set_step(session=session, round_=round_, step=step, actor=actor)
+    except RoundError as exc:  # e.g. a 票箱 still to be counted before 已结束
+        return StepChange(Outcome.REFUSED, str(exc))
+    done = "退回" if STEPS.index(step) < STEPS.index(seen) else "进入"
+    return StepChange(Outcome.CHANGED, f"「{round_.name}」已{done}「{STEP_LABELS[step]}」阶段。")
 
 
 def parse_step(text: str) -> Step:
@@ -295,58 +347,61 @@ def count_targets(*, session: Session, round_id: int) -> int:
 
 # ---- the office edits the rules: its own (what new rounds copy) or a round's still in 筹备
 
-RULE_KIND_LABELS: dict[str, str] = {"leader": "领导点评", "mass": "群众评议"}
+RULE_KIND_LABELS: dict[rules.RuleKind, str] = {
+    rules.RuleKind.LEADER: "领导点评",
+    rules.RuleKind.MASS: "群众评议",
+}
 _KIND_BY_LABEL = {label: kind for kind, label in RULE_KIND_LABELS.items()}
 _REVIEWER_BY_LABEL = {label: reviewer for reviewer, label in rules.REVIEWER_LABELS.items()}
 _GROUP_BY_LABEL = {label: group for group, label in groups.GROUP_LABELS.items()}
 _TARGETS_BY_LABEL = {label: targets for targets, label in rules.TARGETS_LABELS.items()}
 
-
-def rule_labels(rule: dict[str, Any]) -> tuple[str, str, str]:
-    """A stored rule as the office reads it: (种类, 点评人或评议群体, 对象)."""
-    parsed = rules.parse_rule(rule)
-    who = (
-        rules.REVIEWER_LABELS[parsed.reviewer]
-        if parsed.reviewer is not None
-        else groups.GROUP_LABELS[parsed.group]  # type: ignore[index]
-    )
-    return RULE_KIND_LABELS[parsed.kind], who, rules.TARGETS_LABELS[parsed.targets]
+_T = TypeVar("_T")
 
 
-def rule_from_labels(kind: str | None, who: str | None, targets: str | None) -> dict[str, str]:
+def rule_labels(rule: rules.Rule) -> tuple[str, str, str]:
+    """A rule as the office reads it: (种类, 点评人或评议群体, 对象)."""
+    return RULE_KIND_LABELS[rule.kind], rule.who, rules.TARGETS_LABELS[rule.targets]
+
+
+def rule_from_labels(kind: str | None, who: str | None, targets: str | None) -> rules.Rule:
     """(种类, 点评人或评议群体, 对象) as a rule; RoundError with a Chinese reason when a label is
-    missing or unknown. Whether the rule makes sense is `rules.parse_rule`'s to say."""
+    missing or unknown, or the rule makes no sense (e.g. 支部书记点评局领导班子)."""
     if not kind:
         raise RoundError("规则无效:请选择种类(领导点评或群众评议)")
     if kind not in _KIND_BY_LABEL:
         raise RoundError(f"规则无效:无法识别的种类「{kind}」")
-    if _KIND_BY_LABEL[kind] == "leader":
-        rule = {"kind": "leader", "reviewer": _who(who, _REVIEWER_BY_LABEL, "点评人")}
-    else:
-        rule = {"kind": "mass", "group": _who(who, _GROUP_BY_LABEL, "评议群体")}
+    leader = _KIND_BY_LABEL[kind] is rules.RuleKind.LEADER
+    reviewer = _who(who, _REVIEWER_BY_LABEL, "点评人") if leader else None
+    group = None if leader else _who(who, _GROUP_BY_LABEL, "评议群体")
     if not targets:
         raise RoundError("规则无效:请选择对象")
     if targets not in _TARGETS_BY_LABEL:
         raise RoundError(f"规则无效:无法识别的对象「{targets}」")
-    return {**rule, "targets": _TARGETS_BY_LABEL[targets].value}
+    try:
+        return rules.Rule(
+            _KIND_BY_LABEL[kind], _TARGETS_BY_LABEL[targets], reviewer=reviewer, group=group
+        )
+    except ValueError as exc:
+        raise RoundError(str(exc)) from exc
 
 
-def _who(label: str | None, known: dict[str, Any], role: str) -> str:
+def _who(label: str | None, known: dict[str, _T], role: str) -> _T:
     if not label:
         raise RoundError(f"规则无效:请选择{role}")
     if label not in known:
         raise RoundError(f"规则无效:{role}应为{'、'.join(known)}之一,而不是「{label}」")
-    return str(known[label].value)
+    return known[label]
 
 
 def rules_from_labels(
     rows: list[tuple[str | None, str | None, str | None]],
-) -> list[dict[str, str]]:
-    """The office's table of rules as stored rules; rows left wholly empty are skipped.
+) -> list[rules.Rule]:
+    """The office's table of rules as rules; rows left wholly empty are skipped.
 
     Every bad row is reported, with its number, in one RoundError.
     """
-    result: list[dict[str, str]] = []
+    result: list[rules.Rule] = []
     problems: list[str] = []
     for number, row in enumerate(rows, start=1):
         if not any(row):
@@ -360,48 +415,43 @@ def rules_from_labels(
     return result
 
 
-def rules_problems(rule_list: list[dict[str, Any]]) -> list[str]:
-    """Every reason, in Chinese and by row number, why these rules cannot be stored."""
+def rules_problems(rule_list: Sequence[rules.Rule]) -> list[str]:
+    """Every reason, in Chinese and by row number, why these rules cannot be stored (each
+    rule makes sense by itself: a Rule cannot be made otherwise)."""
     if not rule_list:
         return ["请至少保留一条评议规则"]
     problems: list[str] = []
     seen: dict[rules.Rule, int] = {}
-    for number, data in enumerate(rule_list, start=1):
-        try:
-            rule = rules.parse_rule(data)
-        except ValueError as exc:
-            problems.append(f"第 {number} 条{exc}")
-            continue
+    for number, rule in enumerate(rule_list, start=1):
         if rule in seen:
             problems.append(f"第 {number} 条规则与第 {seen[rule]} 条重复")
         seen.setdefault(rule, number)
     return problems
 
 
-def rules_of(*, session: Session, round_id: int | None) -> list[dict[str, Any]]:
+def rules_of(*, session: Session, round_id: int | None) -> list[rules.Rule]:
     """The rules of a round, or the office's own (round_id None)."""
     if round_id is None:
         return office_rules(session=session)
     round_ = session.get(Round, round_id)
     if round_ is None:
         raise RoundError("找不到该评议轮次")
-    return list(round_.rules)
+    return round_rules(round_)
 
 
 def save_rules(
-    *, session: Session, round_id: int | None, new_rules: list[dict[str, Any]]
-) -> list[dict[str, str]]:
+    *, session: Session, round_id: int | None, new_rules: Sequence[rules.Rule]
+) -> list[rules.Rule]:
     """Store the rules of the office (round_id None) or of a round still in 筹备; a round
     that has been opened is frozen. Returns the rules as stored."""
     round_ = criteria.editable_round(session=session, round_id=round_id)
     problems = rules_problems(new_rules)
     if problems:
         raise RoundError(";".join(problems))
-    stored = [rules.parse_rule(rule).as_dict() for rule in new_rules]
     if round_ is None:
-        save_office_rules(session=session, new_rules=stored)  # type: ignore[arg-type]
+        save_office_rules(session=session, new_rules=new_rules)
     else:
-        round_.rules = stored  # type: ignore[assignment]
+        round_.rules = rules.rules_to_json(new_rules)
         session.add(round_)
         session.flush()
-    return stored
+    return list(new_rules)

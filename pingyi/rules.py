@@ -6,7 +6,8 @@ office must see before it opens a round.
 
 Rules apply in order and a target already given a reviewer by an earlier rule of the same kind
 is skipped: the 方案 says 「其他党员干部」「其他机关党员」, so each person has one leader reviewer
-and one evaluator group. A rule is a plain dict so the office can store and edit its own 方案.
+and one evaluator group. A rule is a `Rule`, stored as JSON so the office can keep and edit its
+own 方案.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pingyi.groups import GROUP_LABELS
 from pingyi.models import GroupKey, TargetKind, TemplateKey
@@ -63,8 +64,11 @@ class Roster:
     people: tuple[Person, ...]
     branches: tuple[BranchInfo, ...]
 
-    def person(self, person_id: int) -> Person:
-        return self._people_by_id[person_id]
+    def person(self, ref: int | str | None) -> Person:
+        """The person a member target's ref names (a TargetRef keeps it as int or text)."""
+        if ref is None:
+            raise KeyError("a member target without its person")
+        return self._people_by_id[int(ref)]
 
     @functools.cached_property
     def _people_by_id(self) -> dict[int, Person]:
@@ -105,7 +109,7 @@ class TargetRef:
             return "局领导班子"
         if self.kind is TargetKind.BRANCH:
             return str(self.ref)
-        return roster.person(int(self.ref)).label  # type: ignore[arg-type]
+        return roster.person(self.ref).label
 
 
 TEAM = TargetRef(TargetKind.TEAM)
@@ -159,20 +163,6 @@ TARGETS_LABELS: dict[Targets, str] = {
     Targets.OWN_BRANCH_OTHERS: "本支部其他党员",
 }
 
-DEFAULT_RULES: tuple[dict[str, str], ...] = (
-    {"kind": "leader", "reviewer": "party_secretary", "targets": "leadership_members"},
-    {"kind": "leader", "reviewer": "party_secretary", "targets": "organ_members"},
-    {"kind": "leader", "reviewer": "party_secretary", "targets": "organ_branch"},
-    {"kind": "leader", "reviewer": "branch_liaison", "targets": "own_branch"},
-    {"kind": "leader", "reviewer": "branch_liaison", "targets": "own_branch_secretary"},
-    {"kind": "leader", "reviewer": "branch_liaison", "targets": "own_branch_cadres"},
-    {"kind": "leader", "reviewer": "branch_secretary", "targets": "own_branch_others"},
-    {"kind": "mass", "group": "all_staff", "targets": "team"},
-    {"kind": "mass", "group": "all_staff", "targets": "leadership_members"},
-    {"kind": "mass", "group": "unit_staff", "targets": "organ_members"},
-    {"kind": "mass", "group": "vendors", "targets": "grassroots_members"},
-)
-
 # Which target sets make sense for whom: a liaison's own branch means nothing to a group.
 _REVIEWER_TARGETS: dict[Reviewer, frozenset[Targets]] = {
     Reviewer.PARTY_SECRETARY: frozenset(
@@ -194,67 +184,130 @@ _GROUP_TARGETS = frozenset(
 )
 
 
+class RuleKind(StrEnum):
+    LEADER = "leader"  # 领导点评
+    MASS = "mass"  # 群众评议
+
+
 @dataclass(frozen=True)
 class Rule:
-    kind: str  # "leader" or "mass"
+    """One rule of the 方案; only a rule that makes sense can be made (ValueError, in Chinese).
+
+    Stored as JSON (`to_json`, `from_json`): {"kind": "leader", "reviewer": …, "targets": …}
+    or {"kind": "mass", "group": …, "targets": …}, the shape every release has stored.
+    """
+
+    kind: RuleKind
     targets: Targets
     reviewer: Reviewer | None = None
     group: GroupKey | None = None
 
+    def __post_init__(self) -> None:
+        if self.kind is RuleKind.LEADER:
+            if self.reviewer is None:
+                raise ValueError(_missing("reviewer"))
+            if self.group is not None:
+                raise ValueError("规则无效:领导点评没有评议群体")
+            if self.targets not in _REVIEWER_TARGETS[self.reviewer]:
+                raise ValueError(
+                    f"规则无效:{REVIEWER_LABELS[self.reviewer]}不能点评{TARGETS_LABELS[self.targets]}"
+                )
+            return
+        if self.reviewer is not None:
+            raise ValueError("规则无效:群众评议没有点评人")
+        if self.targets not in _GROUP_TARGETS:
+            raise ValueError(f"规则无效:群众不能评议{TARGETS_LABELS[self.targets]}")
+        if self.group is None:
+            raise ValueError(_missing("group"))
+
+    @property
+    def who(self) -> str:
+        """The reviewer kind of a leader rule, the evaluator group of a mass rule."""
+        if self.reviewer is not None:
+            return REVIEWER_LABELS[self.reviewer]
+        assert self.group is not None  # __post_init__ lets no rule through without either
+        return GROUP_LABELS[self.group]
+
     @property
     def label(self) -> str:
-        who = (
-            REVIEWER_LABELS[self.reviewer]
-            if self.reviewer is not None
-            else GROUP_LABELS[self.group]  # type: ignore[index]
-        )
-        verb = "点评" if self.kind == "leader" else "评议"
-        return f"{who}{verb}{TARGETS_LABELS[self.targets]}"
+        verb = "点评" if self.kind is RuleKind.LEADER else "评议"
+        return f"{self.who}{verb}{TARGETS_LABELS[self.targets]}"
 
-    def as_dict(self) -> dict[str, str]:
-        data = {"kind": self.kind, "targets": self.targets.value}
+    def to_json(self) -> dict[str, str]:
+        data = {"kind": self.kind.value, "targets": self.targets.value}
         if self.reviewer is not None:
             data["reviewer"] = self.reviewer.value
         if self.group is not None:
             data["group"] = self.group.value
         return data
 
-
-def parse_rule(data: dict[str, Any]) -> Rule:
-    """A stored rule as a Rule; a ValueError with a Chinese reason when it makes no sense."""
-    if not isinstance(data, dict):
-        raise ValueError(f"规则无效:每条规则应是一组字段,而不是 {data!r}")
-    kind = data.get("kind")
-    if kind not in ("leader", "mass"):
-        raise ValueError(f"规则无效:种类应为 leader 或 mass,而不是 {kind!r}")
-    targets = _field(data, "targets", Targets)
-    if kind == "leader":
-        reviewer = _field(data, "reviewer", Reviewer)
-        if targets not in _REVIEWER_TARGETS[reviewer]:
-            raise ValueError(
-                f"规则无效:{REVIEWER_LABELS[reviewer]}不能点评{TARGETS_LABELS[targets]}"
-            )
-        return Rule("leader", targets, reviewer=reviewer)
-    if targets not in _GROUP_TARGETS:
-        raise ValueError(f"规则无效:群众不能评议{TARGETS_LABELS[targets]}")
-    return Rule("mass", targets, group=_field(data, "group", GroupKey))
+    @classmethod
+    def from_json(cls, data: object) -> Rule:
+        """A stored rule; a ValueError with a Chinese reason when it makes no sense. Keys
+        that do not belong to its kind are ignored, as every release has done."""
+        if not isinstance(data, dict):
+            raise ValueError(f"规则无效:每条规则应是一组字段,而不是 {data!r}")
+        kind = data.get("kind")
+        if kind not in tuple(RuleKind):
+            raise ValueError(f"规则无效:种类应为 leader 或 mass,而不是 {kind!r}")
+        targets = _field(data, "targets", Targets)
+        if kind == RuleKind.LEADER:
+            return cls(RuleKind.LEADER, targets, reviewer=_field(data, "reviewer", Reviewer))
+        if targets not in _GROUP_TARGETS:  # said before a missing group, as ever
+            raise ValueError(f"规则无效:群众不能评议{TARGETS_LABELS[targets]}")
+        return cls(RuleKind.MASS, targets, group=_field(data, "group", GroupKey))
 
 
+_E = TypeVar("_E", bound=StrEnum)
 _FIELD_LABELS = {"targets": "点评或评议对象", "reviewer": "点评人", "group": "评议群体"}
 
 
-def _field(data: dict[str, Any], name: str, enum: type[StrEnum]) -> Any:
+def _missing(name: str) -> str:
+    return f"规则无效:缺少{_FIELD_LABELS[name]}({name})"
+
+
+def _field(data: dict[str, Any], name: str, enum: type[_E]) -> _E:
     # Enum lookups fail in English ("'x' is not a valid Targets"): the office reads Chinese.
     if name not in data:
-        raise ValueError(f"规则无效:缺少{_FIELD_LABELS[name]}({name})")
+        raise ValueError(_missing(name))
     try:
         return enum(data[name])
     except (ValueError, TypeError) as exc:
         raise ValueError(f"规则无效:无法识别的{_FIELD_LABELS[name]} {data[name]!r}") from exc
 
 
-def parse_rules(rules: Iterable[dict[str, Any]]) -> list[Rule]:
-    return [parse_rule(rule) for rule in rules]
+def rules_from_json(stored: object) -> list[Rule]:
+    """Stored rules (a JSON list) as Rules; ValueError, in Chinese, on the first bad one."""
+    if not isinstance(stored, list):
+        raise ValueError(f"规则无效:评议规则应是一个列表,而不是 {stored!r}")
+    return [Rule.from_json(data) for data in stored]
+
+
+def rules_to_json(rules: Iterable[Rule]) -> list[dict[str, str]]:
+    return [rule.to_json() for rule in rules]
+
+
+def _leader(reviewer: Reviewer, targets: Targets) -> Rule:
+    return Rule(RuleKind.LEADER, targets, reviewer=reviewer)
+
+
+def _mass(group: GroupKey, targets: Targets) -> Rule:
+    return Rule(RuleKind.MASS, targets, group=group)
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    _leader(Reviewer.PARTY_SECRETARY, Targets.LEADERSHIP_MEMBERS),
+    _leader(Reviewer.PARTY_SECRETARY, Targets.ORGAN_MEMBERS),
+    _leader(Reviewer.PARTY_SECRETARY, Targets.ORGAN_BRANCH),
+    _leader(Reviewer.BRANCH_LIAISON, Targets.OWN_BRANCH),
+    _leader(Reviewer.BRANCH_LIAISON, Targets.OWN_BRANCH_SECRETARY),
+    _leader(Reviewer.BRANCH_LIAISON, Targets.OWN_BRANCH_CADRES),
+    _leader(Reviewer.BRANCH_SECRETARY, Targets.OWN_BRANCH_OTHERS),
+    _mass(GroupKey.ALL_STAFF, Targets.TEAM),
+    _mass(GroupKey.ALL_STAFF, Targets.LEADERSHIP_MEMBERS),
+    _mass(GroupKey.UNIT_STAFF, Targets.ORGAN_MEMBERS),
+    _mass(GroupKey.VENDORS, Targets.GRASSROOTS_MEMBERS),
+)
 
 
 # ---- results
@@ -302,7 +355,7 @@ class Assignments:
 
     def leader_counts(self) -> dict[str, int]:
         """Leader reviews per reviewer kind, in the rules' order."""
-        return dict(Counter(REVIEWER_LABELS[a.rule.reviewer] for a in self.leader))  # type: ignore[index]
+        return dict(Counter(a.rule.who for a in self.leader))
 
     def mass_counts(self) -> dict[str, int]:
         return dict(Counter(GROUP_LABELS[a.group] for a in self.mass))
@@ -328,16 +381,13 @@ def template_of(target: TargetRef, roster: Roster) -> TemplateKey:
         return TemplateKey.BRANCH
     if target.kind is TargetKind.TEAM:
         return TemplateKey.TEAM
-    return roster.person(int(target.ref)).template  # type: ignore[arg-type]
+    return roster.person(target.ref).template
 
 
-def assignments(
-    roster: Roster, rules: Sequence[dict[str, Any]] | Sequence[Rule] = DEFAULT_RULES
-) -> Assignments:
-    parsed = [r if isinstance(r, Rule) else parse_rule(r) for r in rules]
+def assignments(roster: Roster, rules: Sequence[Rule] = DEFAULT_RULES) -> Assignments:
     problems: list[Problem] = []
-    leader = _leader_reviews(roster, [r for r in parsed if r.kind == "leader"], problems)
-    mass = _mass_evaluations(roster, [r for r in parsed if r.kind == "mass"])
+    leader = _leader_reviews(roster, [r for r in rules if r.kind is RuleKind.LEADER], problems)
+    mass = _mass_evaluations(roster, [r for r in rules if r.kind is RuleKind.MASS])
     targets = all_targets(roster)
     problems.extend(_roster_problems(roster))
     problems.extend(_coverage_problems(roster, targets, leader, mass))
@@ -498,5 +548,5 @@ def _needs_leader_review(roster: Roster, target: TargetRef) -> bool:
     if target.kind is TargetKind.TEAM:
         return False
     if target.kind is TargetKind.MEMBER:
-        return not roster.person(int(target.ref)).is_party_secretary  # type: ignore[arg-type]
+        return not roster.person(target.ref).is_party_secretary
     return True

@@ -1,4 +1,4 @@
-"""Scoring: results of a round from its tallies and the leaders' scores (DESIGN.md "Results").
+"""Scoring: results of a round from its tallies and the leaders' scores (docs/DESIGN.md "Results").
 
 `score_round` is pure: counts in, results out. Per target and criterion it gives the level
 distribution, 好评率 and mean score; per target the score of each evaluator group, the mass
@@ -38,12 +38,14 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
-from sqlalchemy import and_, exists, func, select
-from sqlmodel import Session
+from sqlalchemy import Result, and_, exists, func, select
+from sqlmodel import Session, col
+from typing_extensions import TypeIs
 
-from pingyi import criteria, reviews, tally
+from pingyi import audit, criteria, reviews, tally
+from pingyi.audit import Action
 from pingyi.criteria import LevelView
 from pingyi.models import (
     FormKind,
@@ -56,8 +58,9 @@ from pingyi.models import (
     TemplateKey,
 )
 
-OK = "ok"
-INSUFFICIENT = "样本不足"
+OK: Final = "ok"
+INSUFFICIENT: Final = "样本不足"
+Status = Literal["ok", "样本不足"]
 NO_GRADE = "暂无"  # shown when a target has neither a leader score nor a mass score
 LEADER = "leader"  # names of the parts of the combined score, in `TargetResult.missing`
 MASS = "mass"
@@ -72,19 +75,21 @@ _WEIGHT_TOLERANCE = 1e-6
 _SCORE_DECIMALS = 2
 _RATE_DECIMALS = 4
 
-# Keys of Round.settings read by `ScoringSettings.from_round`; the minimum number of ballots is
-# the column Round.min_ballots.
+# Keys of Round.settings, read and written only by `ScoringSettings.from_round` and
+# `save_settings`.
 KEY_LEADER_WEIGHT = "leader_weight"  # number, default 0.4
 KEY_MASS_WEIGHT = "mass_weight"  # number, default 0.6; leader + mass = 1
 KEY_GROUP_WEIGHTS = "group_weights"  # {"<evaluator group id>": number} or null (equal)
 KEY_GRADES = "grade_thresholds"  # [[name, min score], …] from the highest; the last min is 0
 KEY_DROP_UNIFORM = "drop_uniform"  # bool, default false: leave 一刀切 ballots out of scores
+KEY_MIN_BALLOTS = "min_ballots"  # int ≥ 1, default 5: fewer ballots in a group are 样本不足
 SETTINGS_KEYS = (
     KEY_LEADER_WEIGHT,
     KEY_MASS_WEIGHT,
     KEY_GROUP_WEIGHTS,
     KEY_GRADES,
     KEY_DROP_UNIFORM,
+    KEY_MIN_BALLOTS,
 )
 
 TargetKey = tuple[str, int | None]  # ("member", member id) / ("branch", branch id) / ("team", None)
@@ -167,7 +172,7 @@ class ScoringSettings:
             raise ScoringError(f"最低一档「{names[-1]}」的分数线应为 0,使每个得分都有等级")
 
     def to_settings_dict(self) -> dict[str, Any]:
-        """The JSON of Round.settings for these settings (min ballots is Round.min_ballots)."""
+        """The JSON of Round.settings for these settings."""
         return {
             KEY_LEADER_WEIGHT: self.leader_weight,
             KEY_MASS_WEIGHT: self.mass_weight,
@@ -178,6 +183,7 @@ class ScoringSettings:
             ),
             KEY_GRADES: [[name, minimum] for name, minimum in self.grades],
             KEY_DROP_UNIFORM: self.drop_uniform,
+            KEY_MIN_BALLOTS: self.min_ballots,
         }
 
     @classmethod
@@ -201,7 +207,7 @@ class ScoringSettings:
                     if grades is None
                     else tuple((str(name), _number(minimum)) for name, minimum in grades)
                 ),
-                min_ballots=round_.min_ballots,
+                min_ballots=stored.get(KEY_MIN_BALLOTS, defaults.min_ballots),
                 drop_uniform=stored.get(KEY_DROP_UNIFORM, defaults.drop_uniform),
             )
         except (TypeError, ValueError) as exc:
@@ -212,26 +218,32 @@ class ScoringSettings:
         return settings
 
 
-def _finite(value: object) -> bool:
+def _finite(value: object) -> TypeIs[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _number(value: object) -> float:
     if not _finite(value):
         raise ScoringError(f"「{value}」不是有效的数字")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
-def save_settings(*, session: Session, round_: Round, settings: ScoringSettings) -> Round:
+def save_settings(
+    *, session: Session, round_: Round, settings: ScoringSettings, actor: str
+) -> Round:
     """Store the scoring settings in the round; refused once its results are published."""
     if round_.results_published:
         raise ScoringError(f"「{round_.name}」的评议结果已公布,评分设置不能再修改")
     settings.validate()
     # A new dict, so the JSON column sees the change; other keys of Round.settings are kept.
     round_.settings = {**(round_.settings or {}), **settings.to_settings_dict()}
-    round_.min_ballots = settings.min_ballots
     session.add(round_)
     session.flush()
+    detail = (
+        f"「{round_.name}」领导点评 {settings.leader_weight:.0%},"
+        f"群众评议 {settings.mass_weight:.0%},最少有效票 {settings.min_ballots}"
+    )
+    audit.record(session=session, actor=actor, action=Action.EDIT_SCORING, detail=detail)
     return round_
 
 
@@ -247,6 +259,71 @@ def grade_of(
     return grades[-1][0]
 
 
+# ---- the rules, each written once: `score_round` and the meeting screen's standings call them
+
+
+def counted_ballots(given: GroupBallots | None, settings: ScoringSettings) -> int:
+    """A group's ballots that count: all, or all but the 一刀切 ones when those are dropped."""
+    ballots, uniform = given or (0, 0)
+    return ballots - uniform if settings.drop_uniform else ballots
+
+
+def group_status(given: GroupBallots | None, settings: ScoringSettings) -> Status:
+    """OK with at least the round's minimum of counted ballots, else 样本不足."""
+    return OK if counted_ballots(given, settings) >= settings.min_ballots else INSUFFICIENT
+
+
+def rated_and_total(counts: Iterable[int], level_scores: Iterable[float]) -> tuple[int, float]:
+    """Scored ratings and the sum of their scores, the counts given in the scale's order: one
+    order of additions, so the same float whatever order the counts came in."""
+    rated = 0
+    total = 0.0
+    for n, score in zip(counts, level_scores, strict=True):
+        rated += n
+        total += n * score
+    return rated, total
+
+
+def mean_score(rated: int, total: float) -> float | None:
+    """The mean of the scored ratings, unrounded; None when nothing was scored (all 不了解)."""
+    return total / rated if rated else None
+
+
+def good_rate(good: int, rated: int) -> float | None:
+    """好评率: ratings at `criteria.good_levels` over the scored ratings, rounded."""
+    return round(good / rated, _RATE_DECIMALS) if rated else None
+
+
+def mass_score(group_scores: Mapping[int, float], settings: ScoringSettings) -> float | None:
+    """The groups' unrounded scores (group id → score) averaged with the group weights."""
+    weighted = [(settings.group_weight(gid), s) for gid, s in group_scores.items()]
+    weight = sum(w for w, _ in weighted)
+    return sum(w * s for w, s in weighted) / weight if weight > 0 else None
+
+
+def combined_score(
+    leader: float | None, mass: float | None, settings: ScoringSettings
+) -> float | None:
+    """Leader × leader weight + mass × mass weight, rounded; a missing part leaves the other
+    alone (weights renormalised); None with neither."""
+    parts = ((settings.leader_weight, leader), (settings.mass_weight, mass))
+    present = [(w, s) for w, s in parts if s is not None and w > 0]
+    total_weight = sum(w for w, _ in present)
+    return _round(sum(w * s for w, s in present) / total_weight) if total_weight else None
+
+
+def ranks(scores: Sequence[float | None]) -> list[int | None]:
+    """The rank of each score, best first, ties sharing a rank (1, 1, 3); None without one."""
+    scored = [i for i, score in enumerate(scores) if score is not None]
+    order = sorted(scored, key=lambda i: -(scores[i] or 0.0))  # stable: ties keep their order
+    ranked: list[int | None] = [None] * len(scores)
+    for position, index in enumerate(order):
+        before = order[position - 1]
+        tied = position > 0 and scores[index] == scores[before]
+        ranked[index] = ranked[before] if tied else position + 1
+    return ranked
+
+
 # ---- inputs and results of the pure core
 
 
@@ -256,7 +333,7 @@ class TallyCount(NamedTuple):
     criterion_id: int
     level_id: int
     uniform: bool  # from 一刀切 ballots
-    count: int
+    ratings: int
 
 
 class GroupBallots(NamedTuple):
@@ -289,7 +366,7 @@ class CriterionResult:
 @dataclass(frozen=True)
 class GroupScore:
     group_id: int
-    status: Literal["ok", "样本不足"]
+    status: Status
     score: float | None  # None when 样本不足, or when every rating was 不了解
     ballots: int  # ballots counted (without 一刀切 ones when they are dropped)
     # This group's own distribution per criterion (its scale's labels); none when 样本不足,
@@ -306,7 +383,7 @@ class GroupSummary:
     uniform: int  # 一刀切 ballots among them
     uniform_share: float | None  # uniform / ballots; None without ballots
     counted: int  # ballots that count: all, or all but the 一刀切 ones when those are dropped
-    status: Literal["ok", "样本不足"]
+    status: Status
 
 
 @dataclass(frozen=True)
@@ -379,13 +456,13 @@ def score_round(
         lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     )
     for row in tallies:
-        if row.target_id not in target_ids or row.count == 0:
+        if row.target_id not in target_ids or row.ratings == 0:
             continue
         if row.level_id not in level_ids:
             raise ScoringError(f"计数中的评价等级 {row.level_id} 不在本轮的评价等级中")
         if settings.drop_uniform and row.uniform:
             continue
-        counts[row.target_id][row.group_id][row.criterion_id][row.level_id] += row.count
+        counts[row.target_id][row.group_id][row.criterion_id][row.level_id] += row.ratings
 
     group_ids = set(ballots)
     for info in targets:
@@ -417,27 +494,18 @@ def score_round(
 
 def _summary(group_id: int, given: GroupBallots | None, settings: ScoringSettings) -> GroupSummary:
     ballots, uniform = given or GroupBallots(0, 0)
-    counted = ballots - uniform if settings.drop_uniform else ballots
     return GroupSummary(
         group_id=group_id,
         ballots=ballots,
         uniform=uniform,
         uniform_share=round(uniform / ballots, _RATE_DECIMALS) if ballots else None,
-        counted=counted,
-        status=OK if counted >= settings.min_ballots else INSUFFICIENT,
+        counted=counted_ballots(given, settings),
+        status=group_status(given, settings),
     )
 
 
 def _rated_and_total(by_level: Mapping[int, int], scores: Mapping[int, float]) -> tuple[int, float]:
-    """Scored ratings and the sum of their scores, summed in scale order: the same float
-    whatever order the counts came in."""
-    rated = 0
-    total = 0.0
-    for level_id in scores:
-        n = by_level.get(level_id, 0)
-        rated += n
-        total += n * scores[level_id]
-    return rated, total
+    return rated_and_total((by_level.get(lid, 0) for lid in scores), scores.values())
 
 
 def _target_result(
@@ -466,9 +534,9 @@ def _target_result(
         for by_level in counts.get(gid, {}).values():
             for level_id, n in by_level.items():
                 pooled[level_id] += n
-        rated, total = _rated_and_total(pooled, scores)
-        if rated:
-            raw_group_scores[gid] = total / rated
+        mean = mean_score(*_rated_and_total(pooled, scores))
+        if mean is not None:
+            raw_group_scores[gid] = mean
         score = _round(raw_group_scores.get(gid))
         rated_here = counts.get(gid, {})
         in_order = sorted(rated_here, key=lambda cid: (order.get(cid, len(order)), cid))
@@ -485,25 +553,16 @@ def _target_result(
     criterion_ids += sorted(seen - set(criterion_ids))
     criteria_results = []
     for cid in criterion_ids:
-        by_level: dict[int, int] = defaultdict(int)
+        pooled_groups: dict[int, int] = defaultdict(int)
         for gid in sufficient:
             for level_id, n in counts.get(gid, {}).get(cid, {}).items():
-                by_level[level_id] += n
-        criteria_results.append(_criterion_result(cid, by_level, levels, scores, good))
+                pooled_groups[level_id] += n
+        criteria_results.append(_criterion_result(cid, pooled_groups, levels, scores, good))
 
-    weighted = [(settings.group_weight(gid), s) for gid, s in raw_group_scores.items()]
-    weight = sum(w for w, _ in weighted)
-    mass = sum(w * s for w, s in weighted) / weight if weight > 0 else None
-
+    mass = mass_score(raw_group_scores, settings)
     if leader is not None and not (_finite(leader) and 0 <= leader <= 100):
         raise ScoringError(f"「{info.name}」的领导点评得分应在 0 到 100 之间")
-    parts = [
-        (settings.leader_weight, leader),
-        (settings.mass_weight, mass),
-    ]
-    present = [(w, s) for w, s in parts if s is not None and w > 0]
-    total_weight = sum(w for w, _ in present)
-    combined = _round(sum(w * s for w, s in present) / total_weight) if total_weight else None
+    combined = combined_score(leader, mass, settings)
 
     missing = []
     if info.reviewed and settings.leader_weight > 0 and leader is None:
@@ -543,12 +602,8 @@ def _criterion_result(
         criterion_id=criterion_id,
         distribution=_distribution(by_level, levels),
         rated=rated,
-        good_rate=(
-            round(sum(by_level.get(lid, 0) for lid in good) / rated, _RATE_DECIMALS)
-            if rated
-            else None
-        ),
-        mean=_round(total / rated) if rated else None,
+        good_rate=good_rate(sum(by_level.get(lid, 0) for lid in good), rated),
+        mean=_round(mean_score(rated, total)),
     )
 
 
@@ -566,20 +621,14 @@ def _round(value: float | None) -> float | None:
 
 
 def _ranked(results: list[TargetResult]) -> list[TargetResult]:
-    """Rank within each category by combined score: ties share a rank (1, 1, 3)."""
-    ranks: dict[int, int] = {}
-    by_category: dict[str, list[TargetResult]] = defaultdict(list)
-    for result in results:
-        if result.combined is not None:
-            by_category[result.template_key].append(result)
-    for members in by_category.values():
-        members.sort(key=lambda r: -r.combined)  # type: ignore[operator]
-        for position, result in enumerate(members):
-            if position and result.combined == members[position - 1].combined:
-                ranks[result.target_id] = ranks[members[position - 1].target_id]
-            else:
-                ranks[result.target_id] = position + 1
-    return [replace(r, rank=ranks.get(r.target_id)) for r in results]
+    """Rank within each category by combined score (`ranks`)."""
+    by_category: dict[str, list[int]] = defaultdict(list)
+    for index, result in enumerate(results):
+        by_category[result.template_key].append(index)
+    rank_at: dict[int, int | None] = {}
+    for indices in by_category.values():
+        rank_at.update(zip(indices, ranks([results[i].combined for i in indices]), strict=True))
+    return [replace(r, rank=rank_at[i]) for i, r in enumerate(results)]
 
 
 # ---- from the database
@@ -620,36 +669,39 @@ def _target_infos(session: Session, round_id: int) -> tuple[list[TargetInfo], _S
     groups and reviewers, so the rows stay few)."""
     by_template = criteria.round_criteria(session=session, round_id=round_id)
     kinds: dict[int, FormKind] = {}  # each group's form; no row: 分项
-    reviewed = exists().where(LeaderAssignment.target_id == Target.id)
+    reviewed = exists().where(col(LeaderAssignment.target_id) == Target.id)
     # One row per target, assigned group and submitted review (one row with neither for a
     # target without any).
-    rows = session.connection().execute(
-        select(  # type: ignore[call-overload]
-            Target.id,
-            Target.kind,
-            Target.template_key,
-            Target.name,
-            Target.branch_name,
-            Target.branch_id,
-            Target.member_id,
+    rows: Result[Any] = session.connection().execute(
+        select(
+            col(Target.id),
+            col(Target.kind),
+            col(Target.template_key),
+            col(Target.name),
+            col(Target.branch_name),
+            col(Target.branch_id),
+            col(Target.member_id),
             reviewed.label("reviewed"),
-            MassAssignment.group_id,
-            GroupForm.kind.label("form_kind"),  # type: ignore[attr-defined]
-            Review.id.label("review_id"),  # type: ignore[union-attr]
-            Review.scores.label("review_scores"),  # type: ignore[attr-defined]
+            col(MassAssignment.group_id),
+            col(GroupForm.kind).label("form_kind"),
+            col(Review.id).label("review_id"),
+            col(Review.scores).label("review_scores"),
         )
-        .outerjoin(MassAssignment, MassAssignment.target_id == Target.id)  # type: ignore[arg-type]
+        .outerjoin(MassAssignment, col(MassAssignment.target_id) == Target.id)
         .outerjoin(
             GroupForm,
             and_(
-                GroupForm.round_id == round_id,  # type: ignore[arg-type]
-                GroupForm.group_id == MassAssignment.group_id,  # type: ignore[arg-type]
+                col(GroupForm.round_id) == round_id,
+                col(GroupForm.group_id) == MassAssignment.group_id,
             ),
         )
-        .outerjoin(Review, and_(Review.target_id == Target.id, Review.submitted))  # type: ignore[arg-type]
-        .where(Target.round_id == round_id)
-        .order_by(Target.position, Target.id, MassAssignment.group_id, Review.id)
+        .outerjoin(Review, and_(col(Review.target_id) == Target.id, col(Review.submitted)))
+        .where(col(Target.round_id) == round_id)
+        .order_by(
+            col(Target.position), col(Target.id), col(MassAssignment.group_id), col(Review.id)
+        )
     )
+
     infos: dict[int, TargetInfo] = {}
     submitted: dict[int, dict[int, dict[str, int]]] = defaultdict(dict)
     for row in rows:
@@ -695,7 +747,7 @@ def _score_from_db(
     previous: Mapping[TargetKey, float] | None,
 ) -> RoundResult:
     """`leader_scores` None: those of the round's submitted 领导点评."""
-    round_id: int = round_.id  # type: ignore[assignment]
+    round_id: int = round_.id
     tallies, ballots = counts(session, round_id)
     targets, submitted = _target_infos(session, round_id)
     levels = criteria.round_levels(session=session, round_id=round_id)
@@ -717,7 +769,7 @@ def previous_round_id(*, session: Session, round_id: int) -> int | None:
     """The round before this one: the greatest id below it among rounds that have targets."""
     return (
         session.connection()
-        .execute(select(func.max(Target.round_id)).where(Target.round_id < round_id))
+        .execute(select(func.max(Target.round_id)).where(col(Target.round_id) < round_id))
         .scalar()
     )
 
@@ -818,17 +870,17 @@ def trend(
     `round_results` scores it: a few indexed queries per round."""
     kind, ref = key
     query = (
-        select(Target.round_id, Target.id, Round.name)  # type: ignore[call-overload]
-        .join(Round, Round.id == Target.round_id)  # type: ignore[arg-type]
-        .where(Target.kind == kind)
-        .order_by(Target.round_id)
+        select(col(Target.round_id), col(Target.id), col(Round.name))
+        .join(Round, col(Round.id) == Target.round_id)
+        .where(col(Target.kind) == kind)
+        .order_by(col(Target.round_id))
     )
     if kind == "member":
-        query = query.where(Target.member_id == ref)
+        query = query.where(col(Target.member_id) == ref)
     elif kind == "branch":
-        query = query.where(Target.branch_id == ref)
+        query = query.where(col(Target.branch_id) == ref)
     if until_round_id is not None:
-        query = query.where(Target.round_id <= until_round_id)
+        query = query.where(col(Target.round_id) <= until_round_id)
     points = []
     for round_id, target_id, name in session.connection().execute(query):
         result = round_results(session=session, round_id=round_id, with_change=False)

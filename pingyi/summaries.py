@@ -286,10 +286,10 @@ def delete_commitment(*, session: Session, commitment_id: int, member_id: int) -
 def _same_subject(target: Target) -> ColumnElement[bool]:
     """Targets of any round about the same member, the same branch, or the 领导班子."""
     if target.kind == TargetKind.MEMBER:
-        return (Target.kind == TargetKind.MEMBER) & (Target.member_id == target.member_id)
+        return (col(Target.kind) == TargetKind.MEMBER) & (col(Target.member_id) == target.member_id)
     if target.kind == TargetKind.BRANCH:
-        return (Target.kind == TargetKind.BRANCH) & (Target.branch_id == target.branch_id)
-    return Target.kind == TargetKind.TEAM  # type: ignore[return-value]
+        return (col(Target.kind) == TargetKind.BRANCH) & (col(Target.branch_id) == target.branch_id)
+    return col(Target.kind) == TargetKind.TEAM
 
 
 def _subject_key(target: Target) -> tuple[str, int | None]:
@@ -328,8 +328,8 @@ def carry_forward(*, session: Session, round_: Round) -> int:
     )
     copies = [
         Commitment(
-            round_id=round_.id,  # type: ignore[arg-type]
-            target_id=sources[old.target_id].id,  # type: ignore[arg-type]
+            round_id=round_.id,
+            target_id=sources[old.target_id].id,
             text=old.text,
             status=old.status,
             evidence=old.evidence,
@@ -393,11 +393,11 @@ def progress(*, session: Session, round_id: int) -> list[SummaryProgress]:
     }
     lines = []
     for target in targets:
-        writer = writers.get(target.id)  # type: ignore[arg-type]
-        summary = summaries.get(target.id)  # type: ignore[arg-type]
+        writer = writers.get(target.id)
+        summary = summaries.get(target.id)
         lines.append(
             SummaryProgress(
-                target_id=target.id,  # type: ignore[arg-type]
+                target_id=target.id,
                 target=target.name,
                 kind=TargetKind(target.kind),
                 branch=target.branch_name,
@@ -412,8 +412,12 @@ def progress(*, session: Session, round_id: int) -> list[SummaryProgress]:
 
 def _writers(*, session: Session, targets: Sequence[Target]) -> dict[int, Member | None]:
     """`writer_of` for many targets at once."""
-    members = {m.id: m for m in session.exec(select(Member).order_by(col(Member.id)))}
-    secretaries: dict[int, Member] = {}
+    # Keyed `int | None` so a target's unset member or branch finds nobody.
+    members: dict[int | None, Member] = {
+        m.id: m for m in session.exec(select(Member).order_by(col(Member.id)))
+    }
+    secretaries: dict[int | None, Member] = {}
+
     party_secretary: Member | None = None
     for member in members.values():  # by id: the first one wins, as in writer_of
         if not member.active:
@@ -425,9 +429,9 @@ def _writers(*, session: Session, targets: Sequence[Target]) -> dict[int, Member
     found: dict[int, Member | None] = {}
     for target in targets:
         if target.kind == TargetKind.MEMBER:
-            found[target.id] = members.get(target.member_id)  # type: ignore[index]
+            found[target.id] = members.get(target.member_id)
         elif target.kind == TargetKind.BRANCH:
-            found[target.id] = secretaries.get(target.branch_id)  # type: ignore[index,arg-type]
+            found[target.id] = secretaries.get(target.branch_id)
         else:
-            found[target.id] = party_secretary  # type: ignore[index]
+            found[target.id] = party_secretary
     return found

@@ -12,17 +12,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, case, delete, func, select
+from sqlalchemy import ClauseElement, Connection, bindparam, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPICursor, Dialect
 from sqlmodel import Session
 
-from pingyi.models import Ballot, BallotTally, GroupEvaluation, Rating, Tally
+from pingyi import db
+from pingyi.models import Ballot, BallotTally, GroupEvaluation, Rating, Tally, table
 
-_TALLY = Tally.__table__  # type: ignore[attr-defined]
-_BALLOT_TALLY = BallotTally.__table__  # type: ignore[attr-defined]
-_RATING = Rating.__table__  # type: ignore[attr-defined]
-_BALLOT = Ballot.__table__  # type: ignore[attr-defined]
-_COUNTED = GroupEvaluation.__table__  # type: ignore[attr-defined]
+_TALLY = table(Tally)
+_BALLOT_TALLY = table(BallotTally)
+_RATING = table(Rating)
+_BALLOT = table(Ballot)
+_COUNTED = table(GroupEvaluation)
 
 
 class TallyKey(NamedTuple):
@@ -39,17 +41,32 @@ def current_minute() -> datetime:
 
 # Run by `ballots.submit` on the DBAPI cursor of the cast's transaction: the chart counts casts
 # per minute; what the ballot says is sealed in the box until its group is counted.
-_COUNT_CAST = """
-INSERT INTO ballot_tally (round_id, group_id, minute, ballots, uniform) VALUES (?, ?, ?, 1, 0)
-ON CONFLICT (round_id, group_id, minute) DO UPDATE SET ballots = ballot_tally.ballots + 1
-"""
-_CAST_SQL = {"sqlite": _COUNT_CAST, "postgresql": _COUNT_CAST.replace("?", "%s")}
+def _count_cast_upsert(dialect: Dialect) -> ClauseElement:
+    """+1 to the minute's row, made if missing: an upsert, in each dialect's own construct."""
+    ballots = _BALLOT_TALLY.c
+    values = {
+        "round_id": bindparam("round_id"),
+        "group_id": bindparam("group_id"),
+        "minute": bindparam("minute"),
+        "ballots": 1,
+        "uniform": 0,
+    }
+    key = [ballots.round_id, ballots.group_id, ballots.minute]
+    increment = {"ballots": ballots.ballots + 1}
+    if dialect.name == "postgresql":
+        on_pg = postgresql.insert(_BALLOT_TALLY).values(values)
+        return on_pg.on_conflict_do_update(index_elements=key, set_=increment)
+    on_sqlite = sqlite.insert(_BALLOT_TALLY).values(values)
+    return on_sqlite.on_conflict_do_update(index_elements=key, set_=increment)
+
+
+_COUNT_CAST = db.DriverStatement(_count_cast_upsert)
 
 
 def count_cast(cursor: DBAPICursor, dialect: Dialect, *, round_id: int, group_id: int) -> None:
     """+1 cast for the group this minute (the submissions-over-time chart)."""
     minute = _stored(dialect, current_minute())
-    cursor.execute(_CAST_SQL[dialect.name], (round_id, group_id, minute))
+    _COUNT_CAST.execute(cursor, dialect, round_id=round_id, group_id=group_id, minute=minute)
 
 
 @functools.lru_cache(maxsize=8)  # one minute at a time: ~5 µs of type processing, once
@@ -109,7 +126,10 @@ def _recount(conn: Connection, round_id: int, group_id: int | None) -> dict[Tall
     )
     if group_id is not None:
         query = query.where(_RATING.c.group_id == group_id)
-    return {TallyKey(*row[:4], bool(row[4])): int(row[5]) for row in conn.execute(query)}
+    return {
+        TallyKey(row[0], row[1], row[2], row[3], bool(row[4])): int(row[5])
+        for row in conn.execute(query)
+    }
 
 
 def stored(*, session: Session, round_id: int) -> dict[TallyKey, int]:

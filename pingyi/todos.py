@@ -19,12 +19,12 @@ class Todo:
 
 def of_member(*, session: Session, round_: Round, member_id: int) -> list[Todo]:
     found: list[Todo] = []
-    round_id: int = round_.id  # type: ignore[assignment]
+    round_id: int = round_.id
     if summaries.is_open(round_):
         for target in summaries.targets_for(
             session=session, round_id=round_id, member_id=member_id
         ):
-            summary = summaries.summary_of(session=session, target_id=target.id)  # type: ignore[arg-type]
+            summary = summaries.summary_of(session=session, target_id=target.id)
             if summary is None or not summary.submitted:
                 found.append(Todo(f"提交「{target.name}」的自我小结", "pages/summary.py"))
     if round_.step == Step.REVIEW:

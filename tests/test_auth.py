@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from worlds import bureau
 
-from pingyi import auth, db, rounds
+from pingyi import audit, auth, db, rounds
+from pingyi.audit import Action
 from pingyi.auth import AuthError, Role
 from pingyi.models import Account, Member, Step
 
@@ -18,7 +19,7 @@ PASSWORD = "office-pass-1"
 
 def make_admin(engine: Engine, username: str = "office") -> int:
     with db.transaction(engine) as s:
-        return auth.create_admin(session=s, username=username, password=PASSWORD).id  # type: ignore[return-value]
+        return auth.create_admin(actor="测试", session=s, username=username, password=PASSWORD).id  # type: ignore[return-value]
 
 
 def try_login(engine: Engine, username: str, password: str, now: datetime | None = None):  # type: ignore[no-untyped-def]
@@ -28,7 +29,7 @@ def try_login(engine: Engine, username: str, password: str, now: datetime | None
 
 def member_passwords(engine: Engine) -> dict[str, auth.InitialPassword]:
     with db.transaction(engine) as s:
-        return {line.name: line for line in auth.create_member_accounts(session=s)}
+        return {line.name: line for line in auth.create_member_accounts(actor="测试", session=s)}
 
 
 def test_the_first_admin_can_be_made_once_only(engine: Engine) -> None:
@@ -55,7 +56,7 @@ def test_bad_admin_details_are_refused_in_chinese(
     sqlite_engine: Engine, username: str, password: str, message: str
 ) -> None:
     with pytest.raises(AuthError, match=message), db.transaction(sqlite_engine) as s:
-        auth.create_admin(session=s, username=username, password=password)
+        auth.create_admin(actor="测试", session=s, username=username, password=password)
 
 
 def test_passwords_are_stored_as_argon2_hashes(engine: Engine) -> None:
@@ -91,7 +92,7 @@ def test_the_office_can_unlock_an_account(engine: Engine) -> None:
     for n in range(5):
         try_login(engine, "office", f"wrong-{n}x")
     with db.transaction(engine) as s:
-        auth.unlock(session=s, account_id=account_id)
+        auth.unlock(actor="测试", session=s, account_id=account_id)
     assert try_login(engine, "office", PASSWORD).account is not None
 
 
@@ -129,7 +130,7 @@ def test_making_accounts_twice_makes_none_the_second_time(engine: Engine) -> Non
     bureau(engine)
     member_passwords(engine)
     with db.transaction(engine) as s:
-        assert auth.create_member_accounts(session=s) == []
+        assert auth.create_member_accounts(actor="测试", session=s) == []
         assert auth.members_without_account(session=s) == []
 
 
@@ -155,7 +156,7 @@ def test_reset_gives_a_new_one_time_password_and_lifts_the_lock(engine: Engine) 
         account = auth.account_of_member(
             session=s, member_id=s.exec(select(Member.id).where(Member.name == "钱干事")).one()
         )
-        fresh = auth.reset_password(session=s, account_id=account.id)  # type: ignore[union-attr,arg-type]
+        fresh = auth.reset_password(actor="测试", session=s, account_id=account.id)  # type: ignore[union-attr,arg-type]
     result = try_login(engine, line.username, fresh.password)
     assert result.account is not None and result.account.must_change_password
 
@@ -163,10 +164,10 @@ def test_reset_gives_a_new_one_time_password_and_lifts_the_lock(engine: Engine) 
 def test_the_last_admin_cannot_be_deactivated(engine: Engine) -> None:
     first = make_admin(engine)
     with pytest.raises(AuthError, match="最后一个管理员"), db.transaction(engine) as s:
-        auth.set_active(session=s, account_id=first, active=False)
+        auth.set_active(actor="测试", session=s, account_id=first, active=False)
     second = make_admin(engine, "office2")
     with db.transaction(engine) as s:
-        auth.set_active(session=s, account_id=second, active=False)
+        auth.set_active(actor="测试", session=s, account_id=second, active=False)
     assert try_login(engine, "office2", PASSWORD).account is None
 
 
@@ -190,7 +191,9 @@ def test_before_any_round_the_roster_flags_say_who_reviews(engine: Engine) -> No
     world = bureau(engine)
     member_passwords(engine)
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(rounds.Round, world.round_id), step=Step.CLOSED)  # type: ignore[arg-type]
+        rounds.set_step(
+            actor="测试", session=s, round_=s.get(rounds.Round, world.round_id), step=Step.CLOSED
+        )  # type: ignore[arg-type]
     assert Role.REVIEWER in roles_of(engine, "张副局长")
     assert roles_of(engine, "钱干事") == {Role.MEMBER}
 
@@ -200,3 +203,38 @@ def test_the_office_account_is_admin_only(engine: Engine) -> None:
     with db.session(engine) as s:
         account = s.exec(select(Account)).one()
         assert auth.roles(session=s, account=account) == {Role.ADMIN}
+
+
+def _log(engine: Engine) -> list[tuple[str, str, str]]:
+    with db.session(engine) as s:
+        return [(e.actor, e.action, e.detail) for e in reversed(audit.events(session=s))]
+
+
+def test_each_account_operation_leaves_one_log_row(engine: Engine) -> None:
+    with db.transaction(engine) as s:
+        first = auth.create_first_admin(session=s, username="office", password="office-pass-1")
+        other = auth.create_admin(
+            session=s, username="second", password="second-pass-1", actor="office"
+        )
+        auth.reset_password(session=s, account_id=other.id, actor="office")  # type: ignore[arg-type]
+        auth.unlock(session=s, account_id=other.id, actor="office")  # type: ignore[arg-type]
+        auth.set_active(session=s, account_id=other.id, active=False, actor="office")  # type: ignore[arg-type]
+        auth.set_active(session=s, account_id=other.id, active=True, actor="office")  # type: ignore[arg-type]
+    assert first.username == "office"
+    assert _log(engine) == [
+        ("office", Action.CREATE_ADMIN, "首次启动创建"),
+        ("office", Action.CREATE_ADMIN, "second"),
+        ("office", Action.RESET_PASSWORD, "second"),
+        ("office", Action.UNLOCK_ACCOUNT, "second"),
+        ("office", Action.DISABLE_ACCOUNT, "second"),
+        ("office", Action.ENABLE_ACCOUNT, "second"),
+    ]
+
+
+def test_a_lockout_is_logged_once_under_the_account_s_name(engine: Engine) -> None:
+    make_admin(engine)
+    for attempt in range(auth.MAX_FAILED_LOGINS):
+        try_login(engine, "office", f"wrong-pass-{attempt}")
+    assert [row[1:] for row in _log(engine) if row[1] == Action.LOCK_ACCOUNT] == [
+        (Action.LOCK_ACCOUNT, "密码连续错误 5 次,账号已锁定 15 分钟")
+    ]

@@ -96,8 +96,12 @@ def vote(bind: Engine) -> tuple[list[str], dict[str, str]]:
     with db.transaction(bind) as s:
         round_id = rounds.current(session=s).id  # type: ignore[union-attr]
         ids = {key: group.id for key, group in groups.by_key(session=s).items()}
-        staff = codes.issue(session=s, round_id=round_id, group_id=ids[GroupKey.ALL_STAFF], count=6)
-        vendors = codes.issue(session=s, round_id=round_id, group_id=ids[GroupKey.VENDORS], count=3)
+        staff = codes.issue(
+            actor="测试", session=s, round_id=round_id, group_id=ids[GroupKey.ALL_STAFF], count=6
+        )
+        vendors = codes.issue(
+            actor="测试", session=s, round_id=round_id, group_id=ids[GroupKey.VENDORS], count=3
+        )
     tokens: dict[str, str] = {}
     for group, plain in ((GroupKey.ALL_STAFF, staff[:4]), (GroupKey.VENDORS, vendors[:2])):
         for n, code in enumerate(plain):

@@ -269,7 +269,7 @@ def test_a_revoked_code_is_refused(engine: Engine) -> None:
     staff = world.groups[GroupKey.UNIT_STAFF]
     (code,) = issue(engine, world.round_id, staff, 1)
     with db.transaction(engine) as s:
-        codes.revoke(session=s, code=code)
+        codes.revoke(actor="测试", session=s, code=code)
     answers = full_answers(engine, world.round_id, staff)
     for action in (
         lambda s: ballots.open_code(session=s, code=code),
@@ -302,8 +302,10 @@ def test_a_code_of_another_round_is_refused_when_the_round_is_given(engine: Engi
     world = bureau(engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     with db.transaction(engine) as s:
-        later = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=later)
+        later = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=later)
         later_id = later.id
     (code,) = issue(engine, later_id, staff, 1)  # type: ignore[arg-type]
     answers = full_answers(engine, later_id, staff)  # type: ignore[arg-type]
@@ -326,7 +328,9 @@ def test_a_closed_round_takes_no_ballots(engine: Engine) -> None:
     (code,) = issue(engine, world.round_id, staff, 1)
     answers = full_answers(engine, world.round_id, staff)
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, world.round_id), step=Step.CLOSED)  # type: ignore[arg-type]
+        rounds.set_step(
+            actor="测试", session=s, round_=s.get(Round, world.round_id), step=Step.CLOSED
+        )  # type: ignore[arg-type]
     with pytest.raises(ballots.BallotError, match="本轮评议已结束"):
         submit(engine, code, answers)
     assert nothing_stored(engine)
@@ -353,12 +357,86 @@ def test_an_incomplete_ballot_names_the_missing_cards_and_stores_nothing(engine:
     assert not code_row(engine, code).used
 
 
+def test_a_refused_ballot_gives_the_code_back_for_the_corrected_one(engine: Engine) -> None:
+    world = bureau(engine)
+    vendors = world.groups[GroupKey.VENDORS]
+    (code,) = issue(engine, world.round_id, vendors, 1)
+    answers = full_answers(engine, world.round_id, vendors)
+    partial = dict(itertools.islice(answers.items(), 3))
+    device = token()
+
+    # The claim comes first: a refusal after it must undo it, token hash included.
+    with pytest.raises(ballots.IncompleteBallot):
+        ballots.submit_with_retry(engine, code, partial, receipt=device)
+    with db.transaction(engine) as s, pytest.raises(ballots.IncompleteBallot):
+        ballots.submit(session=s, code=code, answers=partial, receipt=device)
+    row = code_row(engine, code)
+    assert not row.used and row.receipt is None
+    assert nothing_stored(engine) and casts(engine) == []
+
+    targets = len(form_of(engine, world, GroupKey.VENDORS).cards)
+    assert ballots.submit_with_retry(engine, code, answers, receipt=device).targets == targets
+    assert rows(engine, BallotBox) == 1
+
+
+def test_a_ballot_whose_form_is_not_cached_is_stored_by_the_same_cast(engine: Engine) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    first, second = issue(engine, world.round_id, staff, 2)
+    answers = full_answers(engine, world.round_id, staff)
+
+    ballots._FORMS.clear()  # a server just started: the form is loaded after the claim
+    assert ballots.submit_with_retry(engine, first, answers).targets == 3
+    ballots._FORMS.clear()
+    assert submit(engine, second, answers).targets == 3
+    assert rows(engine, BallotBox) == 2 and code_row(engine, second).used
+
+
+def test_a_ballot_whose_form_is_cached_is_cast_without_a_session(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    first, second = issue(engine, world.round_id, staff, 2)
+    answers = full_answers(engine, world.round_id, staff)
+    ballots.submit_with_retry(engine, first, answers)  # caches the form
+
+    # The claim's key (round, group, creation time) must find what `_form` cached.
+    def no_session(**_: object) -> None:
+        raise AssertionError("the cast of a cached form took the Session path")
+
+    monkeypatch.setattr(ballots, "submit", no_session)
+    assert ballots.submit_with_retry(engine, second, answers).targets == 3
+
+
+def test_both_ways_of_submitting_store_the_ballot_by_the_one_cast(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = bureau(engine)
+    staff = world.groups[GroupKey.UNIT_STAFF]
+    first, second = issue(engine, world.round_id, staff, 2)
+    answers = full_answers(engine, world.round_id, staff)
+    casts_run: list[str] = []
+    one_cast = ballots._cast
+
+    def counted_cast(*args: Any, **kwargs: Any) -> ballots.Receipt:
+        casts_run.append("cast")
+        return one_cast(*args, **kwargs)
+
+    monkeypatch.setattr(ballots, "_cast", counted_cast)
+    with db.transaction(engine) as s:
+        ballots.submit(session=s, code=first, answers=answers)
+    ballots.submit_with_retry(engine, second, answers)
+    assert casts_run == ["cast", "cast"]
+    assert rows(engine, BallotBox) == 2
+
+
 def test_a_level_of_another_round_is_refused(engine: Engine) -> None:
     world = bureau(engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     (code,) = issue(engine, world.round_id, staff, 1)
     with db.transaction(engine) as s:
-        later = rounds.create_round(session=s, name="下一轮", quarter="2027Q1")
+        later = rounds.create_round(actor="测试", session=s, name="下一轮", quarter="2027Q1")
         later_id = later.id
     with db.session(engine) as s:
         foreign_level = criteria.round_scale(session=s, round_id=later_id)[0].id  # type: ignore[arg-type]
@@ -626,14 +704,16 @@ def test_a_refused_code_says_why_in_its_state(engine: Engine) -> None:
     world = bureau(engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     with db.transaction(engine) as s:
-        later = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=later)
+        later = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=later)
         later_id = later.id
     revoked, used = issue(engine, world.round_id, staff, 2)
     (elsewhere,) = issue(engine, later_id, staff, 1)  # type: ignore[arg-type]
     answers = full_answers(engine, world.round_id, staff)
     with db.transaction(engine) as s:
-        codes.revoke(session=s, code=revoked)
+        codes.revoke(actor="测试", session=s, code=revoked)
     submit(engine, used, answers, receipt=token())
     unknown = codes.generate()
 
@@ -673,13 +753,15 @@ def test_a_round_not_taking_ballots_refuses_the_code_without_a_code_state(engine
     world = bureau(engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     with db.transaction(engine) as s:
-        planned = rounds.create_round(session=s, name="筹备中", quarter="2027Q1")
+        planned = rounds.create_round(actor="测试", session=s, name="筹备中", quarter="2027Q1")
         planned_id = planned.id
     (early,) = issue(engine, planned_id, staff, 1)  # type: ignore[arg-type]
     (late,) = issue(engine, world.round_id, staff, 1)
     answers = full_answers(engine, world.round_id, staff)
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, world.round_id), step=Step.CLOSED)  # type: ignore[arg-type]
+        rounds.set_step(
+            actor="测试", session=s, round_=s.get(Round, world.round_id), step=Step.CLOSED
+        )  # type: ignore[arg-type]
     for code, message in ((early, "本轮评议尚未开始"), (late, "本轮评议已结束")):
         with db.transaction(engine) as s, pytest.raises(ballots.CodeRefused, match=message) as no:
             ballots.open_code(session=s, code=code)

@@ -172,9 +172,11 @@ def test_open_items_of_earlier_rounds_appear_on_the_briefing(engine: Engine, wor
                     status=ItemStatus.IN_PROGRESS,
                 )
             )
-        rounds.set_step(session=s, round_=rounds.current(session=s), step=Step.CLOSED)  # type: ignore[arg-type]
-        new = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=new)
+        rounds.set_step(actor="测试", session=s, round_=rounds.current(session=s), step=Step.CLOSED)  # type: ignore[arg-type]
+        new = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=new)
         new_id: int = new.id  # type: ignore[assignment]
     sheet = organ_briefing(engine, new_id)
     assert [i.text for i in sheet.own.open_items] == ["规范三会一课"]

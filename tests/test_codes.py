@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
-from pingyi import codes, config, db, groups, rounds
+from pingyi import audit, codes, config, db, groups, rounds
+from pingyi.audit import Action
 from pingyi.codes import CodeError, CodeState
 from pingyi.models import EvaluationCode, GroupKey, Step
 
@@ -44,8 +45,12 @@ class World:
 @pytest.fixture
 def world(engine: Engine) -> World:
     with db.transaction(engine) as s:
-        first = rounds.create_round(session=s, name="2026年第四季度", quarter="2026Q4")
-        second = rounds.create_round(session=s, name="2026年第三季度", quarter="2026Q3")
+        first = rounds.create_round(
+            actor="测试", session=s, name="2026年第四季度", quarter="2026Q4"
+        )
+        second = rounds.create_round(
+            actor="测试", session=s, name="2026年第三季度", quarter="2026Q3"
+        )
         by_key = groups.by_key(session=s)
         groups.set_headcounts(
             session=s,
@@ -62,7 +67,9 @@ def world(engine: Engine) -> World:
 
 def _issue(engine: Engine, round_id: int, group_id: int, count: int) -> list[str]:
     with db.transaction(engine) as s:
-        return codes.issue(session=s, round_id=round_id, group_id=group_id, count=count)
+        return codes.issue(
+            actor="测试", session=s, round_id=round_id, group_id=group_id, count=count
+        )
 
 
 def _submit(engine: Engine, code: str) -> int:
@@ -234,7 +241,7 @@ def test_lookup_used(engine: Engine, world: World) -> None:
 def test_lookup_revoked(engine: Engine, world: World) -> None:
     (code,) = _issue(engine, world.round_id, world.unit_staff, 1)
     with db.transaction(engine) as s:
-        codes.revoke(session=s, code=code)
+        codes.revoke(actor="测试", session=s, code=code)
     status = _lookup(engine, code, world.round_id)
     assert status.state is CodeState.REVOKED and status.message == "此测评码已作废"
 
@@ -251,7 +258,7 @@ def test_lookup_agrees_with_the_submit_update(engine: Engine, world: World) -> N
     fresh, used, revoked = _issue(engine, world.round_id, world.vendors, 3)
     _submit(engine, used)
     with db.transaction(engine) as s:
-        codes.revoke(session=s, code=revoked)
+        codes.revoke(actor="测试", session=s, code=revoked)
     for code in (fresh, used, revoked):
         ok = _lookup(engine, code, world.round_id).ok
         assert ok == (_submit(engine, code) == 1)
@@ -263,9 +270,9 @@ def test_lookup_agrees_with_the_submit_update(engine: Engine, world: World) -> N
 def test_revoke_makes_a_code_unusable(engine: Engine, world: World) -> None:
     (code,) = _issue(engine, world.round_id, world.all_staff, 1)
     with db.transaction(engine) as s:
-        codes.revoke(session=s, code=code.lower())
+        codes.revoke(actor="测试", session=s, code=code.lower())
     with db.transaction(engine) as s:
-        codes.revoke(session=s, code=code)  # twice is harmless
+        codes.revoke(actor="测试", session=s, code=code)  # twice is harmless
     assert _submit(engine, code) == 0
     assert _lookup(engine, code).state is CodeState.REVOKED
     with db.session(engine) as s:
@@ -278,10 +285,10 @@ def test_revoke_makes_a_code_unusable(engine: Engine, world: World) -> None:
 def test_revoke_unknown_or_used_is_refused(engine: Engine, world: World) -> None:
     (code,) = _issue(engine, world.round_id, world.all_staff, 1)
     with pytest.raises(CodeError, match="测评码无效"), db.transaction(engine) as s:
-        codes.revoke(session=s, code=codes.generate())
+        codes.revoke(actor="测试", session=s, code=codes.generate())
     _submit(engine, code)
     with pytest.raises(CodeError, match="此测评码已使用,不能作废"), db.transaction(engine) as s:
-        codes.revoke(session=s, code=code)
+        codes.revoke(actor="测试", session=s, code=code)
     assert _lookup(engine, code).state is CodeState.USED
 
 
@@ -297,7 +304,7 @@ def test_counts_per_group_never_expose_codes(engine: Engine, world: World) -> No
             status = codes.lookup(session=s, code=code, round_id=world.round_id)
             codes.mark_opened(session=s, code_hash=status.code_hash)  # type: ignore[arg-type]
         codes.mark_opened(session=s, code_hash=codes.hash_code(staff[0]))  # opened again
-        codes.revoke(session=s, code=staff[5])
+        codes.revoke(actor="测试", session=s, code=staff[5])
     _submit(engine, staff[0])
     _submit(engine, staff[1])
 
@@ -381,3 +388,28 @@ def test_the_global_limit_counts_every_thread_and_pauses_exactly_once() -> None:
 def test_the_process_has_one_shared_limit() -> None:
     assert isinstance(codes.GUESSES, codes.GuessLimit)
     assert codes.MSG_PAUSED.startswith("短时间内输错测评码的次数过多")
+
+
+def _log_of(engine: Engine, action: Action) -> list[tuple[str, str]]:
+    with db.session(engine) as s:
+        return [(e.actor, e.detail) for e in audit.events(session=s, action=action)]
+
+
+def test_issuing_and_revoking_each_leave_one_log_row_naming_the_round(
+    engine: Engine, world: World
+) -> None:
+    with db.transaction(engine) as s:
+        code, *_ = codes.issue(
+            session=s, round_id=world.round_id, group_id=world.vendors, count=3, actor="办公室"
+        )
+    with db.transaction(engine) as s:
+        codes.revoke(session=s, code=code, actor=audit.CLI_ACTOR)
+    assert _log_of(engine, Action.ISSUE_CODES) == [("办公室", "「2026年第四季度」市场经营户 3 个")]
+    # The same detail from the page and the command; the code itself stays out of the log.
+    assert _log_of(engine, Action.REVOKE_CODE) == [(audit.CLI_ACTOR, "2026年第四季度")]
+
+
+def test_a_refused_revoke_leaves_no_log_row(engine: Engine, world: World) -> None:
+    with pytest.raises(codes.CodeError), db.transaction(engine) as s:
+        codes.revoke(session=s, code="ABCDEFGH", actor="办公室")
+    assert _log_of(engine, Action.REVOKE_CODE) == []

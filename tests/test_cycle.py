@@ -46,7 +46,7 @@ def target_of(s: Session, round_id: int, member_id: int) -> Target:
 
 def advance(engine: Engine, round_id: int) -> Step:
     with db.transaction(engine) as s:
-        return rounds.advance(session=s, round_=s.get(Round, round_id))  # type: ignore[arg-type]
+        return rounds.advance(actor="测试", session=s, round_=s.get(Round, round_id))  # type: ignore[arg-type]
 
 
 def submit_every_review(s: Session, round_id: int) -> int:
@@ -76,7 +76,7 @@ def test_a_full_round_from_self_summary_to_rectification_and_into_the_next(
     engine: Engine,
 ) -> None:
     with db.transaction(engine) as s:
-        demo.load_demo(session=s, history=False)
+        demo.load_demo(actor="测试", session=s, history=False)
         round_id: int = rounds.current(session=s).id  # type: ignore[union-attr,assignment]
         writer = member(s, "P00014")
         own = target_of(s, round_id, writer.id)  # type: ignore[arg-type]
@@ -162,8 +162,10 @@ def test_a_full_round_from_self_summary_to_rectification_and_into_the_next(
 
     # The next quarter: its 自我小结 looks back at what is still open.
     with db.transaction(engine) as s:
-        following = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=following)
+        following = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=following)
         again = target_of(s, following.id, writer.id)  # type: ignore[arg-type]
         carried = summaries.commitments_of(session=s, target_id=again.id)  # type: ignore[arg-type]
         looked_back = summaries.open_items_for(session=s, target_id=again.id)  # type: ignore[arg-type]
@@ -178,10 +180,10 @@ def test_a_full_round_from_self_summary_to_rectification_and_into_the_next(
 
 def test_a_done_item_is_not_carried_into_the_next_round(engine: Engine) -> None:
     with db.transaction(engine) as s:
-        demo.load_demo(session=s, history=False)
+        demo.load_demo(actor="测试", session=s, history=False)
         round_ = rounds.current(session=s)
         assert round_ is not None
-        rounds.set_step(session=s, round_=round_, step=Step.REVIEW)
+        rounds.set_step(actor="测试", session=s, round_=round_, step=Step.REVIEW)
         submit_every_review(s, round_.id)  # type: ignore[arg-type]
         items = rectification.all_items(session=s, round_id=round_.id)
         for item in items:
@@ -192,9 +194,9 @@ def test_a_done_item_is_not_carried_into_the_next_round(engine: Engine) -> None:
                 status=ItemStatus.DONE,
                 evidence="已完成",
             )
-        rounds.set_step(session=s, round_=round_, step=Step.CLOSED)
-        following = rounds.create_round(session=s, name="下一轮", quarter="2027Q1")
-        rounds.open_round(session=s, round_=following)
+        rounds.set_step(actor="测试", session=s, round_=round_, step=Step.CLOSED)
+        following = rounds.create_round(actor="测试", session=s, name="下一轮", quarter="2027Q1")
+        rounds.open_round(actor="测试", session=s, round_=following)
         targets = s.exec(select(Target.id).where(Target.round_id == following.id)).all()
         left = [
             i

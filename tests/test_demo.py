@@ -41,7 +41,7 @@ def test_large_demo_has_about_two_thousand_members() -> None:
 
 def test_demo_bureau_has_no_problems(engine: Engine) -> None:
     with db.transaction(engine) as s:
-        summary = demo.load_demo(session=s, history=False)
+        summary = demo.load_demo(actor="测试", session=s, history=False)
     with db.session(engine) as s:
         result = rounds.preview(session=s)
         current = rounds.current(session=s)
@@ -59,11 +59,11 @@ def test_demo_bureau_has_no_problems(engine: Engine) -> None:
 
 def test_demo_refuses_to_overwrite_data_unless_replace(engine: Engine) -> None:
     with db.transaction(engine) as s:
-        demo.load_demo(session=s, history=False)
+        demo.load_demo(actor="测试", session=s, history=False)
     with pytest.raises(demo.DemoError, match="--replace"), db.transaction(engine) as s:
-        demo.load_demo(session=s)
+        demo.load_demo(actor="测试", session=s)
     with db.transaction(engine) as s:
-        demo.load_demo(session=s, replace=True)
+        demo.load_demo(actor="测试", session=s, replace=True)
     with db.session(engine) as s:
         assert [r.name for r in rounds.list_rounds(session=s)] == [
             demo.DEMO_ROUND,
@@ -75,7 +75,7 @@ def test_the_demo_shows_a_finished_round_and_one_under_review(engine: Engine) ->
     """The earlier quarter finished (ballots counted, results published, 整改 items followed
     up) and this quarter at 开展点评 with part of the reviews in: every page has something."""
     with db.transaction(engine) as s:
-        demo.load_demo(session=s)
+        demo.load_demo(actor="测试", session=s)
     with db.session(engine) as s:
         earlier = s.exec(select(Round).where(Round.name == demo_history.EARLIER_ROUND)).one()
         current = rounds.current(session=s)
@@ -116,7 +116,7 @@ def test_the_demo_shows_a_finished_round_and_one_under_review(engine: Engine) ->
 
 def test_simulate_casts_a_meetings_ballots_and_only_on_the_demo(engine: Engine) -> None:
     with db.transaction(engine) as s:
-        demo.load_demo(session=s, history=False)
+        demo.load_demo(actor="测试", session=s, history=False)
     said: list[str] = []
     slept: list[float] = []
     done = demo.simulate(engine, minutes=2, group="all_staff", say=said.append, sleep=slept.append)

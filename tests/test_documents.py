@@ -7,7 +7,6 @@ and tests/test_briefing.py's (the 机关党支部 with summaries, commitments an
 
 from __future__ import annotations
 
-import html
 import io
 from collections.abc import Iterator
 from datetime import date
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import docx
 import pytest
+from markupsafe import escape
 from sqlalchemy import Engine
 from test_briefing import ORGAN_BRANCH, organ_briefing, promise, write
 from test_reports import SCRIPT_COMMENT, build_world
@@ -69,7 +69,7 @@ def test_the_report_document_holds_the_figures_of_the_report_page(engine: Engine
         for value in row[1:]:
             assert f">{value}</td>" in page
     for _, value in (pair for row in report.facts for pair in row):
-        assert html.escape(value) in page
+        assert escape(value) in page
 
     text = "\n".join(paragraphs(document))
     assert "评议结果报告" in text and report.round_name in text

@@ -119,7 +119,7 @@ def test_a_cast_ballot_waits_sealed_and_is_counted_once_when_the_group_is_closed
             ballots.open_code(session=s, code=plain[9])
         assert codes.lookup(session=s, code=plain[9]).state is codes.CodeState.CLOSED
         with pytest.raises(codes.CodeError, match="已开箱计票"):
-            codes.issue(session=s, round_id=round_id, group_id=group_id, count=1)
+            codes.issue(actor="测试", session=s, round_id=round_id, group_id=group_id, count=1)
     assert used_codes(engine, group_id) == 7
 
 
@@ -246,12 +246,12 @@ def test_the_round_is_not_ended_while_a_box_waits_to_be_counted(engine: Engine) 
         round_ = s.get(Round, round_id)
         assert round_ is not None
         with pytest.raises(rounds.RoundError, match="市场经营户 1 票"):
-            rounds.set_step(session=s, round_=round_, step=Step.CLOSED)
+            rounds.set_step(actor="测试", session=s, round_=round_, step=Step.CLOSED)
     count(engine, round_id)
     with db.transaction(engine) as s:
         round_ = s.get(Round, round_id)
         assert round_ is not None
-        rounds.set_step(session=s, round_=round_, step=Step.CLOSED)
+        rounds.set_step(actor="测试", session=s, round_=round_, step=Step.CLOSED)
 
 
 # ---- a close racing casts

@@ -292,7 +292,7 @@ def _forget_engines() -> None:
 def demo_on_postgres(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """The demo bureau on PostgreSQL, and the app (`ui.engine()`) pointed at it."""
     with db.transaction(pg_engine) as s:
-        demo.load_demo(session=s, history=False)
+        demo.load_demo(actor="测试", session=s, history=False)
     monkeypatch.setenv("PINGYI_DATABASE_URL", pg_engine.url.render_as_string(hide_password=False))
     _forget_engines()
     yield pg_engine
@@ -337,7 +337,7 @@ def test_the_ballot_page_says_busy_keeps_the_answers_and_submits_once_when_back(
     with db.transaction(bind) as s:
         round_id = rounds.current(session=s).id  # type: ignore[union-attr]
         group = groups.by_key(session=s)[GroupKey.ALL_STAFF].id
-        (code,) = codes.issue(session=s, round_id=round_id, group_id=group, count=1)  # type: ignore[arg-type]
+        (code,) = codes.issue(actor="测试", session=s, round_id=round_id, group_id=group, count=1)  # type: ignore[arg-type]
 
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["code"] = code

@@ -39,8 +39,12 @@ def vendors_overall(session: Session, round_: Round) -> None:
         kind=FormKind.OVERALL,
         scale_levels=criteria.parse_scale(VENDOR_SCALE),
     )
-    round_.min_ballots = 2
-    session.add(round_)
+    scoring.save_settings(
+        actor="测试",
+        session=session,
+        round_=round_,
+        settings=scoring.ScoringSettings(min_ballots=2),
+    )
 
 
 @dataclass(frozen=True)
@@ -385,7 +389,7 @@ def test_new_rounds_copy_the_defaults_forms_and_scales(engine: Engine) -> None:
             scale_levels=criteria.parse_scale("满意,不满意"),
             comments=False,
         )
-        round_ = rounds.create_round(session=s, name="下一轮", quarter="2027Q1")
+        round_ = rounds.create_round(actor="测试", session=s, name="下一轮", quarter="2027Q1")
         copied = criteria.group_form(session=s, round_id=round_.id, group_id=gid)
         defaults = criteria.group_form(session=s, round_id=None, group_id=gid)
         # The round's own copy: editing it leaves the defaults alone.
@@ -485,7 +489,7 @@ def test_cli_form_show_and_set_for_a_round_in_preparation(
     cli_db: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with db.transaction(cli_db) as s:
-        rounds.create_round(session=s, name="筹备轮", quarter="2027Q1")
+        rounds.create_round(actor="测试", session=s, name="筹备轮", quarter="2027Q1")
     assert (
         cli.main(
             [

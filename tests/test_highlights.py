@@ -43,17 +43,27 @@ def test_published_passages_are_read_newest_first_and_withdrawn_ones_hidden(
     world = bureau(engine)
     with db.transaction(engine) as s:
         first = highlights.publish(
-            session=s, round_id=world.round_id, kind="好做法", title="微信群", text="建群服务"
+            actor="测试",
+            session=s,
+            round_id=world.round_id,
+            kind="好做法",
+            title="微信群",
+            text="建群服务",
         )
         highlights.publish(
-            session=s, round_id=world.round_id, kind="好典型", title="老党员", text="坚持学习"
+            actor="测试",
+            session=s,
+            round_id=world.round_id,
+            kind="好典型",
+            title="老党员",
+            text="坚持学习",
         )
-        highlights.withdraw(session=s, highlight_id=first.id)  # type: ignore[arg-type]
+        highlights.withdraw(actor="测试", session=s, highlight_id=first.id)  # type: ignore[arg-type]
     with db.session(engine) as s:
         assert [h.title for h in highlights.published(session=s)] == ["老党员"]
         assert [h.title for h in highlights.everything(session=s)] == ["老党员", "微信群"]
     with db.transaction(engine) as s:
-        highlights.republish(session=s, highlight_id=first.id)  # type: ignore[arg-type]
+        highlights.republish(actor="测试", session=s, highlight_id=first.id)  # type: ignore[arg-type]
     with db.session(engine) as s:
         assert len(highlights.published(session=s)) == 2
 
@@ -74,4 +84,6 @@ def test_bad_passages_are_refused_in_chinese(
         pytest.raises(highlights.HighlightError, match=message),
         db.transaction(sqlite_engine) as s,
     ):
-        highlights.publish(session=s, round_id=None, kind=kind, title=title, text=text)
+        highlights.publish(
+            actor="测试", session=s, round_id=None, kind=kind, title=title, text=text
+        )

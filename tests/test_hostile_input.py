@@ -26,6 +26,7 @@ from typing import Any
 import openpyxl
 import pytest
 import xlsxwriter
+from markupsafe import escape
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 from worlds import Bureau, bureau, count, full_answers
@@ -156,7 +157,7 @@ def build_hostile(engine: Engine) -> Hostile:
     (`worlds.count`), as the office closes the group."""
     data = _csv(ROWS)
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.csv", data=data)
+        report = roster.import_roster(actor="测试", session=s, filename="名册.csv", data=data)
         assert report.ok, report.lines()
         names = criteria.criteria_names(session=s, round_id=None)
         criteria.replace_criteria(
@@ -171,8 +172,8 @@ def build_hostile(engine: Engine) -> Hostile:
             levels=[(LEVEL if lv.label == "较好" else lv.label, lv.score) for lv in levels],
         )
         groups.set_headcounts(session=s, headcounts={GroupKey.ALL_STAFF: 20})
-        round_ = rounds.create_round(session=s, name=ROUND_NAME, quarter=QUARTER)
-        rounds.open_round(session=s, round_=round_)
+        round_ = rounds.create_round(actor="测试", session=s, name=ROUND_NAME, quarter=QUARTER)
+        rounds.open_round(actor="测试", session=s, round_=round_)
         round_id: int = round_.id  # type: ignore[assignment]
         members = {m.roster_id: m.id for m in roster.active_members(session=s)}
         targets: dict[str, Any] = {}
@@ -184,12 +185,16 @@ def build_hostile(engine: Engine) -> Hostile:
                 targets[target.name] = target.id
             else:
                 targets["team"] = target.id
-        auth.create_member_accounts(session=s)
+        auth.create_member_accounts(actor="测试", session=s)
         for account in s.exec(select(Account)):
             account.must_change_password = False
             s.add(account)
         auth.create_admin(
-            session=s, username=ADMIN, password=ADMIN_PASSWORD, display_name=ADMIN_NAME
+            actor="测试",
+            session=s,
+            username=ADMIN,
+            password=ADMIN_PASSWORD,
+            display_name=ADMIN_NAME,
         )
         all_staff: int = groups.by_key(session=s)[GroupKey.ALL_STAFF].id  # type: ignore[assignment]
 
@@ -226,7 +231,7 @@ def build_hostile(engine: Engine) -> Hostile:
             checked=EVERYTHING,
             findings=EVERYTHING,
         )
-        rounds.set_step(session=s, round_=round_, step=Step.REVIEW)
+        rounds.set_step(actor="测试", session=s, round_=round_, step=Step.REVIEW)
         # 领导点评 of H04 by the 党组书记: four comments and one 整改要求, submitted.
         form = reviews.form(session=s, round_id=round_id, target_id=targets["H04"])
         reviews.save(
@@ -250,6 +255,7 @@ def build_hostile(engine: Engine) -> Hostile:
             evidence=EVERYTHING,
         )
         highlights.publish(
+            actor="测试",
             session=s,
             round_id=round_id,
             kind=highlights.KINDS[0],
@@ -257,8 +263,10 @@ def build_hostile(engine: Engine) -> Hostile:
             text=EVERYTHING,
             source=SOURCE,
         )
-        issued = codes.issue(session=s, round_id=round_id, group_id=all_staff, count=BALLOTS + 2)
-        meeting.publish(session=s, round_id=round_id, published=True)
+        issued = codes.issue(
+            actor="测试", session=s, round_id=round_id, group_id=all_staff, count=BALLOTS + 2
+        )
+        meeting.publish(actor="测试", session=s, round_id=round_id, published=True)
 
     # 群众评议: enough ballots for the comments to be shown, each with a hostile comment.
     answers = full_answers(engine, round_id, all_staff)
@@ -369,10 +377,10 @@ def test_the_target_reports_show_hostile_text_as_text(engine: Engine, hostile: H
         )
     for page in (reviewed, evaluated):
         assert_escaped(page)
-        assert html.escape(ROUND_NAME) in page
-    assert html.escape(NAMES["H04"]) in reviewed and html.escape(NAMES["H01"]) in reviewed
-    assert html.escape(CRITERION) in reviewed
-    assert html.escape("".join(RAW)) in evaluated  # the masses' comments
+        assert escape(ROUND_NAME) in page
+    assert escape(NAMES["H04"]) in reviewed and escape(NAMES["H01"]) in reviewed
+    assert escape(CRITERION) in reviewed
+    assert escape("".join(RAW)) in evaluated  # the masses' comments
 
 
 def test_slips_password_strips_and_reminders_show_hostile_text_as_text(
@@ -382,11 +390,11 @@ def test_slips_password_strips_and_reminders_show_hostile_text_as_text(
         round_name=ROUND_NAME, group_name=ORGAN_UNIT, codes=hostile.spare_codes
     )
     assert_escaped(slip_page)
-    assert html.escape(ROUND_NAME) in slip_page
+    assert escape(ROUND_NAME) in slip_page
     lines = [auth.InitialPassword("H01", NAMES["H01"], ORGAN_BRANCH, "abcd2345")]
     strips = slips.initial_passwords_html(lines)
     assert_escaped(strips)
-    assert html.escape(NAMES["H01"]) in strips and html.escape(ORGAN_BRANCH) in strips
+    assert escape(NAMES["H01"]) in strips and escape(ORGAN_BRANCH) in strips
     with db.session(engine) as s:
         steps = progress.all_steps(session=s, round_id=hostile.round_id)
     pending = [step for step in steps if step.pending]
@@ -395,7 +403,7 @@ def test_slips_password_strips_and_reminders_show_hostile_text_as_text(
         page = progress.reminders_html(round_name=ROUND_NAME, progress=step)
         assert_escaped(page)
     shown = "".join(progress.reminders_html(round_name=ROUND_NAME, progress=p) for p in pending)
-    assert any(html.escape(name) in shown for name in NAMES.values())
+    assert any(escape(name) in shown for name in NAMES.values())
 
 
 def test_no_page_passes_text_to_unsafe_html() -> None:
@@ -573,7 +581,7 @@ def test_over_long_inspection_findings_are_refused(
 
 def _set_step(engine: Engine, round_id: int, step: Step) -> None:
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -649,7 +657,9 @@ def test_an_over_long_mass_comment_is_refused_in_a_ballot(engine: Engine, world:
     it checks the ballot: the claim is rolled back with it)."""
     group = world.groups[GroupKey.ALL_STAFF]
     with db.transaction(engine) as s:
-        (code,) = codes.issue(session=s, round_id=world.round_id, group_id=group, count=1)
+        (code,) = codes.issue(
+            actor="测试", session=s, round_id=world.round_id, group_id=group, count=1
+        )
     answers = full_answers(engine, world.round_id, group)
     target_id = next(iter(answers))[0]
     comments = {target_id: "字" * (ballots.COMMENT_MAX + 1)}
@@ -683,7 +693,9 @@ def test_an_over_long_highlight_is_refused(
     message = _refused(
         engine,
         highlights.HighlightError,
-        lambda s: highlights.publish(session=s, round_id=None, kind=highlights.KINDS[0], **values),
+        lambda s: highlights.publish(
+            actor="测试", session=s, round_id=None, kind=highlights.KINDS[0], **values
+        ),
     )
     assert expected in message and str(size) in message
     assert _count(engine, Highlight) == 0
@@ -726,7 +738,9 @@ def test_an_over_long_account_is_refused(
 ) -> None:
     values = {"username": "office2", "password": "office-pass-2", "display_name": "办公室"}
     values[field] = value
-    message = _refused(engine, auth.AuthError, lambda s: auth.create_admin(session=s, **values))
+    message = _refused(
+        engine, auth.AuthError, lambda s: auth.create_admin(actor="测试", session=s, **values)
+    )
     assert expected in message
     assert _count(engine, Account) == 0
 
@@ -743,7 +757,7 @@ def test_an_over_long_round_is_refused(
 ) -> None:
     values = {"name": "2026年第四季度评议", "quarter": "2026Q4"} | {field: value}
     message = _refused(
-        engine, rounds.RoundError, lambda s: rounds.create_round(session=s, **values)
+        engine, rounds.RoundError, lambda s: rounds.create_round(actor="测试", session=s, **values)
     )
     assert expected in message
     assert _count(engine, Round) == 0
@@ -782,7 +796,7 @@ def _roster_state(engine: Engine) -> tuple[int, int, int, int]:
 def test_a_roster_of_ten_thousand_rows_imports_all_or_nothing(engine: Engine) -> None:
     rows = _big_rows(10_000)
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.csv", data=_csv(rows))
+        report = roster.import_roster(actor="测试", session=s, filename="名册.csv", data=_csv(rows))
     assert report.ok, report.lines()[:5]
     assert len(report.added) == 10_000
     assert _roster_state(engine) == (10_000, 10_000, 100, 100)
@@ -791,7 +805,9 @@ def test_a_roster_of_ten_thousand_rows_imports_all_or_nothing(engine: Engine) ->
     changed = [[row[0], row[1] + "改", *row[2:]] for row in rows]
     changed[-1][3] = "公司"
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.csv", data=_csv(changed))
+        report = roster.import_roster(
+            actor="测试", session=s, filename="名册.csv", data=_csv(changed)
+        )
     assert [str(e) for e in report.errors] == [
         "第 10001 行「单位类型」的值「公司」无效:只能填「机关」或「基层单位」"
     ]
@@ -810,7 +826,7 @@ def test_a_gbk_csv_keeps_chinese_names_beyond_gb2312(engine: Engine) -> None:
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.csv", data=data)
+        report = roster.import_roster(actor="测试", session=s, filename="名册.csv", data=data)
     assert report.ok, report.lines()
     with db.session(engine) as s:
         stored = {m.roster_id: m.name for m in s.exec(select(Member))}
@@ -848,7 +864,9 @@ def test_a_unit_merged_over_several_rows_imports_as_its_value(engine: Engine) ->
     sheet.merge_cells("D2:D5")
     sheet.merge_cells("E6:E7")
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.xlsx", data=_saved(workbook))
+        report = roster.import_roster(
+            actor="测试", session=s, filename="名册.xlsx", data=_saved(workbook)
+        )
     assert report.ok, report.lines()
     with db.session(engine) as s:
         table = roster.roster_table(session=s)
@@ -867,7 +885,9 @@ def test_a_formula_without_a_saved_result_is_refused_naming_its_cell(
     rows = [list(row) for row in ROWS]
     rows[3][1] = formula  # openpyxl saves a formula and no result: nothing to show for it
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.xlsx", data=_saved(_xlsx(rows)))
+        report = roster.import_roster(
+            actor="测试", session=s, filename="名册.xlsx", data=_saved(_xlsx(rows))
+        )
     assert [str(e) for e in report.errors] == [
         "第 5 行「姓名」(单元格 B5)是公式,文件里没有保存它的计算结果:"
         "请用 Excel 打开并保存后再导入,或把公式改成数值"
@@ -887,7 +907,9 @@ def test_a_formula_imports_as_the_text_excel_saved_never_as_its_target(engine: E
     sheet.write_formula(2, 1, "=1+1", None, 2)
     workbook.close()
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.xlsx", data=buffer.getvalue())
+        report = roster.import_roster(
+            actor="测试", session=s, filename="名册.xlsx", data=buffer.getvalue()
+        )
     assert report.ok, report.lines()
     with db.session(engine) as s:
         stored = {m.roster_id: m.name for m in s.exec(select(Member))}
@@ -903,7 +925,9 @@ def test_formula_text_in_a_csv_stays_text_and_stays_inert_in_every_export(
     for row, formula in zip(rows, FORMULAS, strict=False):
         row[1] = formula
     with db.transaction(engine) as s:
-        assert roster.import_roster(session=s, filename="名册.csv", data=_csv(rows)).ok
+        assert roster.import_roster(
+            actor="测试", session=s, filename="名册.csv", data=_csv(rows)
+        ).ok
     with db.session(engine) as s:
         stored = {m.roster_id: m.name for m in s.exec(select(Member))}
         exported_xlsx = roster.roster_bytes(session=s, fmt="xlsx")
@@ -917,7 +941,9 @@ def test_formula_text_in_a_csv_stays_text_and_stays_inert_in_every_export(
     exported_rows = list(csv.reader(io.StringIO(exported_csv.decode("utf-8-sig"))))
     assert [row[1] for row in exported_rows[1:4]] == ["'" + f for f in FORMULAS]
     with db.transaction(engine) as s:
-        again = roster.import_roster(session=s, filename="导出.csv", data=exported_csv)
+        again = roster.import_roster(
+            actor="测试", session=s, filename="导出.csv", data=exported_csv
+        )
     assert again.ok and (again.added, again.changed, again.removed) == ([], [], [])
 
 
@@ -927,7 +953,9 @@ def _workbook_bytes() -> bytes:
 
 def test_an_xlsx_renamed_csv_is_read_as_the_workbook_it_is(engine: Engine) -> None:
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.csv", data=_workbook_bytes())
+        report = roster.import_roster(
+            actor="测试", session=s, filename="名册.csv", data=_workbook_bytes()
+        )
     assert report.ok, report.lines()  # decided by content: never its zip bytes as CSV text
     with db.session(engine) as s:
         assert {m.name for m in s.exec(select(Member))} == set(NAMES.values())
@@ -946,10 +974,12 @@ def test_a_broken_or_random_file_gives_one_chinese_error_and_changes_nothing(
     engine: Engine, filename: str, data: bytes
 ) -> None:
     with db.transaction(engine) as s:
-        assert roster.import_roster(session=s, filename="名册.csv", data=_csv(ROWS)).ok
+        assert roster.import_roster(
+            actor="测试", session=s, filename="名册.csv", data=_csv(ROWS)
+        ).ok
     before = _roster_state(engine)
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename=filename, data=data)
+        report = roster.import_roster(actor="测试", session=s, filename=filename, data=data)
     assert [str(e) for e in report.errors] == [NOT_A_SPREADSHEET]
     assert report.summary() == "名册有 1 处错误,没有导入任何数据:请改正后重新上传"
     assert _roster_state(engine) == before
@@ -961,10 +991,12 @@ def test_random_text_bytes_give_row_numbered_chinese_errors_and_change_nothing(
     # Random bytes without NULs decode as GB18030 (every byte pair is a character there).
     noise = bytes(b for b in random.Random(8).randbytes(4096) if b not in b"\x00")
     with db.transaction(engine) as s:
-        assert roster.import_roster(session=s, filename="名册.csv", data=_csv(ROWS)).ok
+        assert roster.import_roster(
+            actor="测试", session=s, filename="名册.csv", data=_csv(ROWS)
+        ).ok
     before = _roster_state(engine)
     with db.transaction(engine) as s:
-        report = roster.import_roster(session=s, filename="名册.csv", data=noise)
+        report = roster.import_roster(actor="测试", session=s, filename="名册.csv", data=noise)
     assert not report.ok
     assert all(re.search(r"[\u4e00-\u9fff]", str(e)) for e in report.errors)
     assert all(e.row is None or f"第 {e.row} 行" in str(e) for e in report.errors)

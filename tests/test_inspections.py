@@ -50,7 +50,7 @@ def record(s: Session, round_id: int, name: str, **kw: object) -> Inspection:
 
 def set_step(engine: Engine, round_id: int, step: Step) -> None:
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
 
 
 def test_a_finding_is_recorded_for_a_branch(engine: Engine, world: Bureau) -> None:
@@ -78,8 +78,8 @@ def test_findings_are_recorded_only_for_branches(engine: Engine, world: Bureau, 
 def test_a_branch_of_another_round_is_refused(engine: Engine, world: Bureau) -> None:
     with db.transaction(engine) as s:
         branch = target(s, world.round_id, FIRST)
-        other = rounds.create_round(session=s, name="另一轮", quarter="2027Q1")
-        rounds.open_round(session=s, round_=other)
+        other = rounds.create_round(actor="测试", session=s, name="另一轮", quarter="2027Q1")
+        rounds.open_round(actor="测试", session=s, round_=other)
         with pytest.raises(InspectionError, match="只能记在本轮的党支部名下"):
             inspections.record(
                 session=s,
@@ -116,7 +116,7 @@ def test_findings_are_closed_after_the_reviews(engine: Engine, world: Bureau, st
 
 def test_a_round_still_in_preparation_takes_no_findings(engine: Engine, world: Bureau) -> None:
     with db.transaction(engine) as s:
-        draft = rounds.create_round(session=s, name="筹备中", quarter="2027Q1")
+        draft = rounds.create_round(actor="测试", session=s, name="筹备中", quarter="2027Q1")
         with pytest.raises(InspectionError, match="「筹备」阶段"):
             inspections.record(
                 session=s,
@@ -230,7 +230,11 @@ def test_an_inspector_deletes_only_their_own_findings_the_office_any(
         # Two leaders of the same name: only the account that recorded a finding counts.
         me, namesake = (
             auth.create_admin(
-                session=s, username=username, password="inspect-pass-1", display_name="李副局长"
+                actor="测试",
+                session=s,
+                username=username,
+                password="inspect-pass-1",
+                display_name="李副局长",
             ).id
             for username in ("li", "li2")
         )

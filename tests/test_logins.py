@@ -30,7 +30,7 @@ NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
 def office(engine: Engine, username: str = "office") -> Account:
     with db.transaction(engine) as s:
-        return auth.create_admin(session=s, username=username, password=PASSWORD)
+        return auth.create_admin(actor="测试", session=s, username=username, password=PASSWORD)
 
 
 def open_login(engine: Engine, account: Account, now: datetime = NOW) -> logins.Opened:
@@ -204,7 +204,7 @@ def test_a_password_change_reset_or_deactivation_ends_every_login_of_the_account
 
 def _in(engine: Engine, operation: Callable[..., object], **kw: Any) -> None:
     with db.transaction(engine) as s:
-        operation(session=s, **kw)
+        operation(session=s, actor="测试", **kw)
 
 
 def office_account(engine: Engine, username: str) -> Account:

@@ -1,5 +1,5 @@
-"""会议大屏 (DESIGN.md "Results"): one refresh's snapshot from codes and tallies, never from the
-ratings; results only once the office publishes them, ranked exactly as `scoring` ranks.
+"""会议大屏 (docs/DESIGN.md "Results"): one refresh's snapshot from codes and tallies, never
+from the ratings; results only once the office publishes them, ranked exactly as `scoring` ranks.
 Casts show on the timeline as they come in; a group's ballots count in the standings once its
 box is opened (`worlds.count`, the office's close), so tests cast, count, then look.
 
@@ -42,7 +42,7 @@ def take(engine: Engine, round_id: int) -> meeting.MeetingSnapshot:
 
 def set_published(engine: Engine, round_id: int, published: bool) -> None:
     with db.transaction(engine) as s:
-        meeting.publish(session=s, round_id=round_id, published=published)
+        meeting.publish(actor="测试", session=s, round_id=round_id, published=published)
 
 
 def good_rate(target: TargetResult, result: RoundResult) -> float | None:
@@ -99,7 +99,7 @@ def test_snapshot_counts_codes_per_group_as_the_codes_page_does(engine: Engine) 
         with db.transaction(engine) as s:
             ballots.submit(session=s, code=code, answers=answers)
     with db.transaction(engine) as s:
-        codes.revoke(session=s, code=plain[3])
+        codes.revoke(actor="测试", session=s, code=plain[3])
 
     snap = take(engine, rid)
     with db.session(engine) as s:
@@ -190,7 +190,7 @@ def test_unknown_round_is_refused_in_chinese(engine: Engine) -> None:
     with db.session(engine) as s, pytest.raises(MeetingError, match="找不到该评议轮次"):
         meeting.snapshot(session=s, round_id=999)
     with db.transaction(engine) as s, pytest.raises(MeetingError, match="找不到该评议轮次"):
-        meeting.publish(session=s, round_id=999, published=True)
+        meeting.publish(actor="测试", session=s, round_id=999, published=True)
 
 
 # ---- the standings are scoring's results
@@ -382,7 +382,9 @@ def test_standings_always_equal_round_results(
         engine.dispose()
 
 
-def test_ranked_rows_are_plain_values_counted_by_hand(engine: Engine) -> None:
+def test_ranked_rows_are_plain_values_counted_by_hand(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Five ballots of 基层单位工作人员 (enough: the minimum is 5), on the scale 好 100, 较好 80,
     一般 60, 差 40, each card one level for all its criteria, counted on paper:
 
@@ -468,3 +470,15 @@ def test_ranked_rows_are_plain_values_counted_by_hand(engine: Engine) -> None:
             session=s, round_=round_, leader_scores={target_ids["赵科长"]: 70.0}
         )
     assert weighed.rankings[TemplateKey.LEADER][0] == row("赵科长", 1, 88.0, "合格", 1.0)
+
+    # The screen scores by scoring's own rules, not by a copy: change them and it follows.
+    monkeypatch.setattr(scoring, "good_rate", lambda good, rated: 0.25 if rated else None)
+    monkeypatch.setattr(
+        scoring, "combined_score", lambda leader, mass, settings: None if mass is None else 50.0
+    )
+    monkeypatch.setattr(scoring, "ranks", lambda scores: [7 if s else None for s in scores])
+    with db.session(engine) as s:
+        round_ = s.get(Round, rid)
+        assert round_ is not None
+        changed = meeting.standings(session=s, round_=round_)
+    assert changed.rankings[TemplateKey.LEADER][0] == row("赵科长", 7, 50.0, "不合格", 0.25)

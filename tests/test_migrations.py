@@ -13,6 +13,7 @@ their group's 开箱计票, which writes them again shuffled with the box's.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import secrets
 import sys
@@ -20,7 +21,7 @@ import types
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pgtools import scratch_database, scratch_name
-from sqlalchemy import Connection, Engine, MetaData, func, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, func, inspect, select, text
 from sqlmodel import col
 from worlds import bureau, count, full_answers, issue
 
@@ -45,6 +46,7 @@ from pingyi import (
     reports,
     rounds,
     rules,
+    scoring,
     tally,
 )
 from pingyi.models import Ballot, EvaluationCode, GroupKey, Template
@@ -54,6 +56,7 @@ PREVIOUS = "0002"  # the schema of the release with drafts on the server
 BEFORE_BOX = "0003"  # the schema of the release before the sealed 票箱
 BEFORE_FORMS = "0004"  # the schema of the release before rating forms per group
 BEFORE_LOGINS = "0005"  # the schema of the release whose logins ended with the tab
+BEFORE_SETTINGS = "0006"  # the schema of the release with Round.min_ballots a column
 
 
 def head() -> str:
@@ -122,6 +125,10 @@ def test_an_empty_database_is_migrated_to_head_and_matches_the_models(
     assert revision_of(empty_engine) == head()
 
 
+def round_columns(bind: Engine) -> set[str]:
+    return {column["name"] for column in inspect(bind).get_columns("round")}
+
+
 def code_columns(bind: Engine) -> set[str]:
     return {column["name"] for column in inspect(bind).get_columns("evaluation_code")}
 
@@ -129,8 +136,12 @@ def code_columns(bind: Engine) -> set[str]:
 def test_the_earlier_releases_can_be_rolled_back_to_and_upgraded_again(
     empty_engine: Engine,
 ) -> None:
-    assert head() == "0006"
+    assert head() == "0007"
     upgrade(empty_engine, "head")
+    downgrade(empty_engine, BEFORE_SETTINGS)
+    assert "min_ballots" in round_columns(empty_engine)
+    upgrade(empty_engine, "head")
+    assert "min_ballots" not in round_columns(empty_engine)
     downgrade(empty_engine, BEFORE_LOGINS)
     assert "login_session" not in inspect(empty_engine).get_table_names()
     upgrade(empty_engine, "head")
@@ -158,6 +169,53 @@ def test_the_earlier_releases_can_be_rolled_back_to_and_upgraded_again(
     assert "audit_event" not in inspect(empty_engine).get_table_names()
     upgrade(empty_engine, "head")
     assert schema_differences(empty_engine) == []
+
+
+def round_minimums(bind: Engine) -> list[tuple[int, dict[str, Any]]]:
+    """(min_ballots, settings) of each round, as the release before 0007 stored them."""
+    with bind.connect() as conn:
+        meta = MetaData()
+        table = Table("round", meta, autoload_with=conn)
+        rows = conn.execute(select(table.c.min_ballots, table.c.settings).order_by(table.c.id))
+        return [(minimum, json_of(settings)) for minimum, settings in rows]
+
+
+def json_of(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value  # SQLite reflects JSON as text
+
+
+def test_the_minimum_of_ballots_moves_into_the_round_settings_and_back(
+    empty_engine: Engine,
+) -> None:
+    engine = empty_engine
+    bootstrap.initialize(engine)
+    world = bureau(engine)
+    chosen = scoring.ScoringSettings(leader_weight=0.3, mass_weight=0.7, min_ballots=3)
+    with db.transaction(engine) as s:
+        round_ = s.get(models.Round, world.round_id)
+        assert round_ is not None
+        scoring.save_settings(actor="测试", session=s, round_=round_, settings=chosen)
+    before = row_counts(engine)
+
+    downgrade(engine, BEFORE_SETTINGS)
+    # The release before reads its minimum from the column, the rest as it stored it.
+    weights = {"leader_weight": 0.3, "mass_weight": 0.7}
+    [(minimum, settings)] = round_minimums(engine)
+    assert minimum == 3
+    assert "min_ballots" not in settings and weights.items() <= settings.items()
+    assert row_counts(engine) == before  # the round's table rebuilt, nothing cascaded away
+    # That release changes the minimum: the upgrade carries the new one.
+    with engine.begin() as conn:
+        conn.execute(text('UPDATE "round" SET min_ballots = 8'))
+
+    upgrade(engine, "head")
+    assert schema_differences(engine) == []
+    assert row_counts(engine) == before
+    with db.session(engine) as s:
+        round_ = s.get(models.Round, world.round_id)
+        assert round_ is not None
+        assert round_.settings["min_ballots"] == 8
+        assert scoring.ScoringSettings.from_round(round_) == replace(chosen, min_ballots=8)
 
 
 # ---- from the previous release, with its data
@@ -268,7 +326,7 @@ def first_release_world(bind: Engine) -> OldWorld:
             step="review",
             min_ballots=5,
             settings={},
-            rules=[dict(r) for r in rules.DEFAULT_RULES],
+            rules=rules.rules_to_json(rules.DEFAULT_RULES),
             results_published=False,
             created_at=now,
         )

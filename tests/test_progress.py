@@ -23,7 +23,7 @@ def step_of(engine: Engine, round_id: int, step: Step) -> progress.StepProgress:
 
 def set_step(engine: Engine, round_id: int, step: Step) -> None:
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
 
 
 def test_self_summary_progress_counts_submitted_summaries_and_names_the_writers(

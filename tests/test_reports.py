@@ -14,18 +14,20 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from markupsafe import escape as html_escape
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Engine
 from sqlmodel import select
 from worlds import bureau, count, full_answers, issue
 
 from pingyi import ballots, cli, config, criteria, db, groups, reports, reviews, rounds, scoring
+from pingyi.cells import excel_safe
 from pingyi.groups import GROUP_LABELS
 from pingyi.models import (
     GroupKey,
@@ -37,7 +39,7 @@ from pingyi.models import (
     Target,
     TemplateKey,
 )
-from pingyi.reports import ReportError, excel_safe
+from pingyi.reports import ReportError
 from pingyi.scoring import INSUFFICIENT, NO_GRADE
 
 HOSTILE_NAMES = ('=HYPERLINK("http://x","点我")', "+1", "@SUM(1)", "-2")
@@ -144,22 +146,6 @@ def _row_of(sheet: Worksheet, name: str, *, column: int = 2) -> tuple[Any, ...]:
     return rows[0]
 
 
-# ---- excel_safe
-
-
-@pytest.mark.parametrize(
-    "text",
-    ['=HYPERLINK("http://x","点我")', "+1", "-2", "@SUM(1)", "\t=1", "\r=1", "=", "-"],
-)
-def test_text_that_would_start_a_formula_gets_a_leading_quote(text: str) -> None:
-    assert excel_safe(text) == "'" + text
-
-
-@pytest.mark.parametrize("text", ["王五", "机关党支部", "a=b", "1+1", " =1", "", "'已转义"])
-def test_other_text_is_kept_as_typed(text: str) -> None:
-    assert excel_safe(text) == text
-
-
 def test_display_width_counts_chinese_characters_twice() -> None:
     assert reports.display_width("机关党支部") == 10
     assert reports.display_width("A1 好评率") == 9
@@ -185,6 +171,22 @@ def test_workbook_has_summary_each_category_items_and_participation(engine: Engi
         assert all(cell.font.b for cell in sheet[1]), sheet.title
         widths = [sheet.column_dimensions[letter].width for letter in "ABC"]
         assert all(width >= 8 for width in widths), sheet.title
+        assert {cell.fill.fgColor.rgb for cell in sheet[1]} == {"FFE8EEF7"}, sheet.title
+
+
+def test_workbook_sheets_print_on_a4_landscape_one_page_wide(engine: Engine) -> None:
+    world = build_world(engine)
+    book = _workbook(engine, world.round_id)
+    assert book.properties.title == "2026年第四季度评议 评议结果汇总表"
+    for sheet in book.worksheets:
+        assert sheet.page_setup.paperSize == 9  # A4
+        assert sheet.page_setup.orientation == sheet.ORIENTATION_LANDSCAPE
+        assert sheet.print_title_rows == "$1:$1"
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.page_setup.fitToHeight == 0
+        assert sheet.auto_filter.ref == f"A1:{get_column_letter(sheet.max_column)}{sheet.max_row}"
+        assert sheet.oddHeader.center.text == f"2026年第四季度评议 · {sheet.title}"
+        assert sheet.oddFooter.center.text == "第 &P 页,共 &N 页"
 
 
 def test_summary_numbers_are_the_round_results(engine: Engine) -> None:
@@ -392,7 +394,7 @@ def test_report_page_shows_the_results_and_escapes_everything(engine: Engine) ->
     assert "size: A4" in page
     assert "<script" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;工作认真" in page
-    assert "=HYPERLINK(&quot;http://x&quot;,&quot;点我&quot;)" in page
+    assert "=HYPERLINK(&#34;http://x&#34;,&#34;点我&#34;)" in page
     assert 'HYPERLINK("' not in page
     assert html_escape(HOSTILE_BRANCH) in page
     with db.session(engine) as s:
@@ -413,7 +415,7 @@ def _submit_leader_review(engine: Engine, round_id: int, target_id: int, **texts
     with db.transaction(engine) as s:
         round_ = s.get(Round, round_id)
         assert round_ is not None
-        rounds.set_step(session=s, round_=round_, step=Step.REVIEW)
+        rounds.set_step(actor="测试", session=s, round_=round_, step=Step.REVIEW)
         reviewer_id = s.exec(
             select(LeaderAssignment.reviewer_id).where(LeaderAssignment.target_id == target_id)
         ).one()

@@ -50,7 +50,7 @@ def reviewing(engine: Engine, **kwargs: object) -> World:
     made = bureau(engine, **kwargs)
     with db.transaction(engine) as s:
         round_ = s.get(Round, made.round_id)
-        rounds.set_step(session=s, round_=round_, step=Step.REVIEW)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=round_, step=Step.REVIEW)  # type: ignore[arg-type]
     return World(made.round_id, made.members, made.groups)
 
 
@@ -258,7 +258,7 @@ def test_reviews_are_written_only_at_the_review_step(
 ) -> None:
     review = submit_review(engine, world, SECRETARY, "钱干事")
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, world.round_id), step=step)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=s.get(Round, world.round_id), step=step)  # type: ignore[arg-type]
     target = target_id(engine, world.round_id, "孙老同志")
     expect_refusal(
         engine,
@@ -598,6 +598,7 @@ def test_leader_scores_feed_the_combined_score_with_the_round_s_weights(
     # Half and half: 0.5 × 60 + 0.5 × 80 = 70.
     with db.transaction(engine) as s:
         scoring.save_settings(
+            actor="测试",
             session=s,
             round_=s.get(Round, world.round_id),  # type: ignore[arg-type]
             settings=scoring.ScoringSettings(leader_weight=0.5, mass_weight=0.5),
@@ -632,10 +633,14 @@ def test_change_since_last_round_uses_last_round_s_reviews(engine: Engine, world
         scores=all_at(engine, world.round_id, first_target, AVERAGE),
     )
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, world.round_id), step=Step.CLOSED)  # type: ignore[arg-type]
-        new = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=new)
-        rounds.set_step(session=s, round_=new, step=Step.REVIEW)
+        rounds.set_step(
+            actor="测试", session=s, round_=s.get(Round, world.round_id), step=Step.CLOSED
+        )  # type: ignore[arg-type]
+        new = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=new)
+        rounds.set_step(actor="测试", session=s, round_=new, step=Step.REVIEW)
         new_id: int = new.id  # type: ignore[assignment]
     second = World(new_id, world.members, world.groups)
     second_target = target_id(engine, new_id, "机关党支部")

@@ -64,7 +64,7 @@ def csv_bytes(rows: Rows, encoding: str = "utf-8-sig", header: Sequence[str] = C
 
 def import_file(engine: Engine, data: bytes, filename: str = "名册.xlsx") -> ImportReport:
     with db.transaction(engine) as s:
-        return roster.import_roster(session=s, filename=filename, data=data)
+        return roster.import_roster(actor="测试", session=s, filename=filename, data=data)
 
 
 Snapshot = tuple[list[dict[str, Any]], list[int], list[tuple[int | None, bool]]]
@@ -466,7 +466,9 @@ def test_csv_template_filled_in_imports_past_its_note_line(engine: Engine) -> No
 
 def test_import_writes_only_in_the_callers_transaction(engine: Engine) -> None:
     with db.session(engine) as s:
-        assert roster.import_roster(session=s, filename="名册.xlsx", data=xlsx(good_rows())).ok
+        assert roster.import_roster(
+            actor="测试", session=s, filename="名册.xlsx", data=xlsx(good_rows())
+        ).ok
         s.rollback()
     assert snapshot(engine)[1] == [0, 0, 0]
 

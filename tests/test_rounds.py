@@ -14,14 +14,17 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from pingyi import criteria, db, groups, rounds, rules
+from pingyi import audit, criteria, db, groups, rounds, rules
+from pingyi.audit import Action
 from pingyi.models import (
     Branch,
     Criterion,
+    GroupKey,
     LeaderAssignment,
     MassAssignment,
     Member,
     Round,
+    Setting,
     Step,
     Target,
     Template,
@@ -93,12 +96,12 @@ def build_roster(engine: Engine, liaisons: dict[str, str] = LIAISONS) -> dict[st
 
 def new_round(engine: Engine, name: str = "2026年第一季度", **kw: Any) -> int:
     with db.transaction(engine) as s:
-        return rounds.create_round(session=s, name=name, quarter="2026Q1", **kw).id  # type: ignore[return-value]
+        return rounds.create_round(actor="测试", session=s, name=name, quarter="2026Q1", **kw).id  # type: ignore[return-value]
 
 
 def open_round(engine: Engine, round_id: int, **kw: Any) -> rules.Assignments:
     with db.transaction(engine) as s:
-        return rounds.open_round(session=s, round_=s.get(Round, round_id), **kw)  # type: ignore[arg-type]
+        return rounds.open_round(actor="测试", session=s, round_=s.get(Round, round_id), **kw)  # type: ignore[arg-type]
 
 
 def target_key(kind: str, ref: int | str | None) -> tuple[str, int | str | None]:
@@ -141,7 +144,7 @@ def test_create_round_copies_criteria_and_scale(engine: Engine) -> None:
         round_ = s.get(Round, round_id)
         assert round_ is not None
         assert round_.step == Step.DRAFT
-        assert round_.rules == [dict(r) for r in rules.DEFAULT_RULES]
+        assert rounds.round_rules(round_) == list(rules.DEFAULT_RULES)
         by_template = criteria.round_criteria(session=s, round_id=round_id)
         scale = criteria.round_scale(session=s, round_id=round_id)
     counts = {key: len(items) for key, items in by_template.items()}
@@ -372,7 +375,7 @@ def test_without_a_round_resolve_gives_the_current_open_round(engine: Engine) ->
 def test_a_closed_round_is_not_current(opened: Opened) -> None:
     engine, _, round_id, _ = opened
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, round_id), step=Step.CLOSED)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=s.get(Round, round_id), step=Step.CLOSED)  # type: ignore[arg-type]
     with db.session(engine) as s:
         assert rounds.current(session=s) is None
 
@@ -380,40 +383,53 @@ def test_a_closed_round_is_not_current(opened: Opened) -> None:
 # ---- the office's rules
 
 
-def test_save_office_rules_refuses_invalid_rules(engine: Engine) -> None:
-    bad = [*rules.DEFAULT_RULES, {"kind": "mass", "group": "vendors", "targets": "own_branch"}]
-    with db.transaction(engine) as s, pytest.raises(ValueError, match="群众不能评议所联系的党支部"):
-        rounds.save_office_rules(session=s, new_rules=bad)
+def test_the_office_s_stored_rules_are_read_as_rules_and_nonsense_refused(
+    engine: Engine,
+) -> None:
+    stored = rules.rules_to_json(rules.DEFAULT_RULES[:2])
+    with db.transaction(engine) as s:
+        s.add(Setting(key=rounds.RULES_SETTING, value=stored))
     with db.session(engine) as s:
-        assert rounds.office_rules(session=s) == [dict(r) for r in rules.DEFAULT_RULES]
+        assert rounds.office_rules(session=s) == list(rules.DEFAULT_RULES[:2])
+    bad = [*stored, {"kind": "mass", "group": "vendors", "targets": "own_branch"}]
+    with db.transaction(engine) as s:
+        setting = s.get(Setting, rounds.RULES_SETTING)
+        assert setting is not None
+        setting.value = bad
+    with db.session(engine) as s, pytest.raises(ValueError, match="群众不能评议所联系的党支部"):
+        rounds.office_rules(session=s)
 
 
 def test_new_rounds_use_the_saved_rules(engine: Engine) -> None:
     before = new_round(engine, "2026年第一季度")
     custom = [
-        *(dict(r) for r in rules.DEFAULT_RULES if r.get("group") != "vendors"),
-        {"kind": "mass", "group": "unit_staff", "targets": "grassroots_members"},
+        *(r for r in rules.DEFAULT_RULES if r.group is not GroupKey.VENDORS),
+        rules.Rule(
+            rules.RuleKind.MASS, rules.Targets.GRASSROOTS_MEMBERS, group=GroupKey.UNIT_STAFF
+        ),
     ]
     with db.transaction(engine) as s:
         rounds.save_office_rules(session=s, new_rules=custom)
     after = new_round(engine, "2026年第二季度")
     with db.session(engine) as s:
         assert rounds.office_rules(session=s) == custom
-        assert s.get(Round, after).rules == custom  # type: ignore[union-attr]
-        assert s.get(Round, before).rules == [dict(r) for r in rules.DEFAULT_RULES]  # type: ignore[union-attr]
+        assert rounds.rules_of(session=s, round_id=after) == custom
+        assert rounds.rules_of(session=s, round_id=before) == list(rules.DEFAULT_RULES)
 
 
 def test_a_round_is_opened_on_its_own_rules(engine: Engine) -> None:
     ids = build_roster(engine)
     custom = [
-        *(dict(r) for r in rules.DEFAULT_RULES if r.get("group") != "vendors"),
-        {"kind": "mass", "group": "unit_staff", "targets": "grassroots_members"},
+        *(r for r in rules.DEFAULT_RULES if r.group is not GroupKey.VENDORS),
+        rules.Rule(
+            rules.RuleKind.MASS, rules.Targets.GRASSROOTS_MEMBERS, group=GroupKey.UNIT_STAFF
+        ),
     ]
     with db.transaction(engine) as s:
         rounds.save_office_rules(session=s, new_rules=custom)
     round_id = new_round(engine)
     with db.transaction(engine) as s:
-        rounds.save_office_rules(session=s, new_rules=[dict(r) for r in rules.DEFAULT_RULES])
+        rounds.save_office_rules(session=s, new_rules=rules.DEFAULT_RULES)
     open_round(engine, round_id)
     with db.session(engine) as s:
         group_by_key = groups.by_key(session=s)
@@ -424,3 +440,98 @@ def test_a_round_is_opened_on_its_own_rules(engine: Engine) -> None:
             s.exec(select(MassAssignment.group_id).where(MassAssignment.target_id == elderly.id))
         )
     assert evaluating == {group_by_key["unit_staff"].id}  # type: ignore[index]
+
+
+# ---- moving a round's step, and the log each operation leaves
+
+
+def _log(engine: Engine) -> list[tuple[str, str, str]]:
+    with db.session(engine) as s:
+        return [(e.actor, e.action, e.detail) for e in reversed(audit.events(session=s))]
+
+
+def test_creating_and_opening_a_round_each_leave_one_log_row(engine: Engine) -> None:
+    build_roster(engine)
+    with db.transaction(engine) as s:
+        round_ = rounds.create_round(session=s, name="一季度", quarter="2026Q1", actor="办公室")
+        rounds.open_round(session=s, round_=round_, actor="办公室")
+    assert _log(engine) == [
+        ("办公室", Action.CREATE_ROUND, "一季度"),
+        ("办公室", Action.OPEN_ROUND, "一季度"),
+    ]
+
+
+def test_a_refused_create_leaves_no_log_row(engine: Engine) -> None:
+    with pytest.raises(rounds.RoundError), db.transaction(engine) as s:
+        rounds.create_round(session=s, name=" ", quarter="2026Q1", actor="办公室")
+    assert _log(engine) == []
+
+
+def test_change_step_moves_the_round_and_logs_the_move(opened: Opened) -> None:
+    with db.transaction(opened.engine) as s:
+        moved = rounds.change_step(
+            session=s,
+            round_id=opened.round_id,
+            seen=Step.SELF_SUMMARY,
+            step=Step.INSPECTION,
+            actor="办公室",
+        )
+    assert moved == rounds.StepChange(
+        rounds.Outcome.CHANGED, "「2026年第一季度」已进入「调研督查」阶段。"
+    )
+    with db.transaction(opened.engine) as s:
+        back = rounds.change_step(
+            session=s,
+            round_id=opened.round_id,
+            seen=Step.INSPECTION,
+            step=Step.SELF_SUMMARY,
+            actor="办公室",
+        )
+    assert back.outcome == rounds.Outcome.CHANGED and "已退回「自我小结」" in back.message
+    moves = [row for row in _log(opened.engine) if row[1] == Action.MOVE_STEP]
+    assert moves == [
+        ("办公室", Action.MOVE_STEP, "「2026年第一季度」→ 调研督查"),
+        ("办公室", Action.MOVE_STEP, "「2026年第一季度」退回 自我小结"),
+    ]
+
+
+def test_a_second_click_finds_the_step_already_taken_and_changes_nothing(opened: Opened) -> None:
+    for _ in range(2):
+        with db.transaction(opened.engine) as s:
+            result = rounds.change_step(
+                session=s,
+                round_id=opened.round_id,
+                seen=Step.SELF_SUMMARY,
+                step=Step.INSPECTION,
+                actor="办公室",
+            )
+    assert result.outcome == rounds.Outcome.ALREADY
+    assert result.message == "「2026年第一季度」已在「调研督查」阶段。"
+    assert len([row for row in _log(opened.engine) if row[1] == Action.MOVE_STEP]) == 1
+
+
+def test_a_stale_page_cannot_move_the_round_from_where_it_is_now(opened: Opened) -> None:
+    with db.transaction(opened.engine) as s:
+        round_ = s.get(Round, opened.round_id)
+        assert round_ is not None
+        rounds.set_step(session=s, round_=round_, step=Step.BRIEFING, actor="办公室")
+    with db.transaction(opened.engine) as s:
+        result = rounds.change_step(
+            session=s,
+            round_id=opened.round_id,
+            seen=Step.SELF_SUMMARY,
+            step=Step.INSPECTION,
+            actor="办公室",
+        )
+    assert result.outcome == rounds.Outcome.REFUSED
+    assert "现在是「通报情况」阶段" in result.message
+    with db.session(opened.engine) as s:
+        assert s.get(Round, opened.round_id).step == Step.BRIEFING  # type: ignore[union-attr]
+
+
+def test_a_refused_step_is_a_result_not_an_error(opened: Opened) -> None:
+    with db.transaction(opened.engine) as s:
+        result = rounds.change_step(
+            session=s, round_id=opened.round_id, seen=Step.SELF_SUMMARY, step=Step.DRAFT, actor="x"
+        )
+    assert result == rounds.StepChange(rounds.Outcome.REFUSED, "已开启的轮次不能退回筹备")

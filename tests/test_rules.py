@@ -1,4 +1,5 @@
-"""The rules of 方案 section 三 (DESIGN.md "Who reviews and evaluates whom"), one test per rule.
+"""The rules of 方案 section 三 (docs/DESIGN.md "Who reviews and evaluates whom"), a test
+per rule.
 
 The roster: a 党组书记 and three 班子成员 in the 机关党支部 (two link a grassroots branch each,
 one links the 机关党支部, which the liaison rules skip), three more 机关 members, and two
@@ -8,12 +9,23 @@ grassroots branches of four: secretary, 党员干部, ordinary member, 年老体
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
 from pingyi import rules
 from pingyi.models import GroupKey, TargetKind, TemplateKey
-from pingyi.rules import BranchInfo, Person, ProblemKind, Roster, TargetRef
+from pingyi.rules import (
+    BranchInfo,
+    Person,
+    ProblemKind,
+    Reviewer,
+    Roster,
+    Rule,
+    RuleKind,
+    TargetRef,
+    Targets,
+)
 
 ORGAN = "机关党支部"
 FIRST = "第一党支部"
@@ -110,12 +122,18 @@ def problems(result: rules.Assignments, kind: ProblemKind) -> list[rules.Problem
     return [p for p in result.problems if p.kind is kind]
 
 
-def without(*dropped: dict[str, str]) -> list[dict[str, str]]:
-    return [dict(r) for r in rules.DEFAULT_RULES if r not in dropped]
+def without(*dropped: Rule) -> list[Rule]:
+    return [r for r in rules.DEFAULT_RULES if r not in dropped]
 
 
-VENDORS_RULE = {"kind": "mass", "group": "vendors", "targets": "grassroots_members"}
-SECRETARY_RULE = {"kind": "leader", "reviewer": "branch_secretary", "targets": "own_branch_others"}
+def mass(group: GroupKey, targets: Targets) -> Rule:
+    return Rule(RuleKind.MASS, targets, group=group)
+
+
+VENDORS_RULE = mass(GroupKey.VENDORS, Targets.GRASSROOTS_MEMBERS)
+SECRETARY_RULE = Rule(
+    RuleKind.LEADER, Targets.OWN_BRANCH_OTHERS, reviewer=Reviewer.BRANCH_SECRETARY
+)
 
 
 @pytest.fixture(scope="module")
@@ -436,7 +454,7 @@ def test_without_secretary_rule_ordinary_members_are_unreviewed() -> None:
 def test_office_can_give_grassroots_members_to_unit_staff() -> None:
     custom = [
         *without(VENDORS_RULE),
-        {"kind": "mass", "group": "unit_staff", "targets": "grassroots_members"},
+        mass(GroupKey.UNIT_STAFF, Targets.GRASSROOTS_MEMBERS),
     ]
     result = rules.assignments(roster(), custom)
     assert result.problems == ()
@@ -447,24 +465,32 @@ def test_office_can_give_grassroots_members_to_unit_staff() -> None:
 def test_earlier_rule_wins_when_two_rules_give_the_same_target() -> None:
     # 「其他机关党员」: 班子成员 are 机关党员 too, but all staff already evaluate them.
     swapped = [
-        {"kind": "mass", "group": "unit_staff", "targets": "organ_members"},
-        {"kind": "mass", "group": "all_staff", "targets": "team"},
-        {"kind": "mass", "group": "all_staff", "targets": "leadership_members"},
+        mass(GroupKey.UNIT_STAFF, Targets.ORGAN_MEMBERS),
+        mass(GroupKey.ALL_STAFF, Targets.TEAM),
+        mass(GroupKey.ALL_STAFF, Targets.LEADERSHIP_MEMBERS),
     ]
     result = rules.assignments(roster(), [*without(*swapped), *swapped])
     assert groups_of(result, member(DEPUTY_1)) == [GroupKey.UNIT_STAFF]
     assert groups_of(result, rules.TEAM) == [GroupKey.ALL_STAFF]
 
 
-def test_assignments_accept_parsed_rules() -> None:
-    parsed = rules.parse_rules(rules.DEFAULT_RULES)
-    assert rules.assignments(roster(), parsed) == rules.assignments(roster())
-
-
 def test_default_rules_survive_a_round_trip_through_storage() -> None:
-    assert [r.as_dict() for r in rules.parse_rules(rules.DEFAULT_RULES)] == list(
-        rules.DEFAULT_RULES
-    )
+    stored = rules.rules_to_json(rules.DEFAULT_RULES)
+    assert rules.rules_from_json(stored) == list(rules.DEFAULT_RULES)
+
+
+def test_rules_are_stored_in_the_shape_every_release_has_stored() -> None:
+    assert rules.rules_to_json(rules.DEFAULT_RULES[:1]) == [
+        {"kind": "leader", "reviewer": "party_secretary", "targets": "leadership_members"}
+    ]
+    assert VENDORS_RULE.to_json() == {
+        "kind": "mass",
+        "group": "vendors",
+        "targets": "grassroots_members",
+    }
+    # A key that does not belong to the rule's kind was ignored before, and still is.
+    stray = {"kind": "mass", "group": "vendors", "targets": "grassroots_members", "reviewer": 1}
+    assert Rule.from_json(stray) == VENDORS_RULE
 
 
 @pytest.mark.parametrize(
@@ -499,15 +525,49 @@ def test_default_rules_survive_a_round_trip_through_storage() -> None:
         ),
     ],
 )
-def test_parse_rule_refuses_nonsense_in_chinese(rule: object, reason: str) -> None:
+def test_a_stored_rule_that_makes_no_sense_is_refused_in_chinese(rule: object, reason: str) -> None:
     with pytest.raises(ValueError) as excinfo:
-        rules.parse_rule(rule)  # type: ignore[arg-type]
+        Rule.from_json(rule)
     message = str(excinfo.value)
     assert message.startswith("规则无效:")
     assert reason in message
     assert "not a valid" not in message
 
 
-def test_assignments_refuse_nonsense_rules() -> None:
-    with pytest.raises(ValueError, match="规则无效"):
-        rules.assignments(roster(), [{"kind": "mass", "group": "vendors", "targets": "x"}])
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda: Rule(RuleKind.LEADER, Targets.TEAM), "缺少点评人"),
+        (lambda: Rule(RuleKind.MASS, Targets.TEAM), "缺少评议群体"),
+        (
+            lambda: Rule(RuleKind.LEADER, Targets.TEAM, reviewer=Reviewer.BRANCH_SECRETARY),
+            "支部书记不能点评局领导班子",
+        ),
+        (
+            lambda: Rule(RuleKind.MASS, Targets.OWN_BRANCH, group=GroupKey.VENDORS),
+            "群众不能评议所联系的党支部",
+        ),
+        (
+            lambda: Rule(
+                RuleKind.MASS,
+                Targets.TEAM,
+                reviewer=Reviewer.PARTY_SECRETARY,
+                group=GroupKey.ALL_STAFF,
+            ),
+            "群众评议没有点评人",
+        ),
+        (
+            lambda: Rule(
+                RuleKind.LEADER,
+                Targets.TEAM,
+                reviewer=Reviewer.PARTY_SECRETARY,
+                group=GroupKey.ALL_STAFF,
+            ),
+            "领导点评没有评议群体",
+        ),
+        (lambda: rules.rules_from_json({"kind": "mass"}), "评议规则应是一个列表"),
+    ],
+)
+def test_a_rule_that_makes_no_sense_cannot_be_made(make: Callable[[], object], reason: str) -> None:
+    with pytest.raises(ValueError, match=f"^规则无效:{reason}"):
+        make()

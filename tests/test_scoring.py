@@ -1,4 +1,4 @@
-"""Scoring (DESIGN.md "Results"): hand-computed examples on the pure core, then the database,
+"""Scoring (docs/DESIGN.md "Results"): hand-computed examples on the pure core, then the database,
 where ballots count once their group's box is opened (`worlds.count`, the office's close).
 
 The scale throughout: 好 100, 较好 80, 一般 60, 差 40, 不了解 (no score). Group ids: 1 局全体
@@ -459,6 +459,51 @@ def test_rank_within_category_ties_share_a_rank() -> None:
     ]
 
 
+# ---- the rules on their own: the meeting screen calls the same functions
+
+
+def test_ranks_share_ties_and_skip_the_places_they_take() -> None:
+    assert scoring.ranks([80.0, None, 95.5, 80.0, 60.0, 95.5]) == [3, None, 1, 3, 5, 1]
+    assert scoring.ranks([]) == []
+    assert scoring.ranks([None, 0.0]) == [None, 1]
+
+
+def test_group_status_counts_uniform_ballots_unless_dropped() -> None:
+    keep = ScoringSettings(min_ballots=5)
+    drop = ScoringSettings(min_ballots=5, drop_uniform=True)
+    assert scoring.group_status(GroupBallots(6, 2), keep) == OK
+    assert scoring.counted_ballots(GroupBallots(6, 2), drop) == 4
+    assert scoring.group_status(GroupBallots(6, 2), drop) == INSUFFICIENT
+    assert scoring.group_status(GroupBallots(5, 0), drop) == OK
+    assert scoring.group_status(None, keep) == INSUFFICIENT
+
+
+def test_mean_is_summed_in_scale_order_and_none_when_nothing_is_scored() -> None:
+    rated, total = scoring.rated_and_total([2, 1, 0, 1], [100.0, 80.0, 60.0, 40.0])
+    assert (rated, total) == (4, 320.0)
+    assert scoring.mean_score(rated, total) == 80.0
+    assert scoring.mean_score(0, 0.0) is None
+    with pytest.raises(ValueError):  # a count without its level's score
+        scoring.rated_and_total([1, 2], [100.0])
+
+
+def test_good_rate_is_rounded_to_four_places() -> None:
+    assert scoring.good_rate(2, 3) == 0.6667
+    assert scoring.good_rate(0, 0) is None
+
+
+def test_mass_score_weighs_groups_and_combined_renormalises_a_missing_part() -> None:
+    settings = ScoringSettings(group_weights={STAFF: 3.0, UNITS: 1.0})
+    assert scoring.mass_score({STAFF: 90.0, UNITS: 70.0}, settings) == 85.0
+    assert scoring.mass_score({}, settings) is None
+    assert scoring.combined_score(70.0, 85.0, settings) == 79.0
+    assert scoring.combined_score(None, 85.123, settings) == 85.12
+    assert scoring.combined_score(70.0, None, settings) == 70.0
+    assert scoring.combined_score(None, None, settings) is None
+    masses_only = ScoringSettings(leader_weight=0.0, mass_weight=1.0)
+    assert scoring.combined_score(70.0, None, masses_only) is None
+
+
 def test_change_since_previous_round() -> None:
     result = score(
         [],
@@ -560,8 +605,8 @@ def test_default_settings_are_valid_and_round_weights_tolerate_float_sums() -> N
 def test_settings_from_a_round_without_any_are_the_defaults() -> None:
     round_ = Round(name="2026年第一季度", quarter="2026Q1")
     assert ScoringSettings.from_round(round_) == ScoringSettings()
-    round_.min_ballots = 8
-    assert ScoringSettings.from_round(round_).min_ballots == 8
+    round_.settings = {"min_ballots": 8}  # the other keys are the defaults
+    assert ScoringSettings.from_round(round_) == ScoringSettings(min_ballots=8)
 
 
 def test_settings_round_trip_through_the_round_json() -> None:
@@ -576,7 +621,8 @@ def test_settings_round_trip_through_the_round_json() -> None:
     stored = settings.to_settings_dict()
     assert set(stored) == set(scoring.SETTINGS_KEYS)
     assert stored["group_weights"] == {"1": 2.0, "3": 1.0}  # JSON object keys are strings
-    round_ = Round(name="r", quarter="q", settings=stored, min_ballots=7)
+    assert stored["min_ballots"] == 7
+    round_ = Round(name="r", quarter="q", settings=stored)
     assert ScoringSettings.from_round(round_) == settings
 
 
@@ -588,6 +634,9 @@ def test_settings_round_trip_through_the_round_json() -> None:
         {"grade_thresholds": [["优秀"]]},
         {"leader_weight": 0.9},
         {"drop_uniform": "yes"},
+        {"min_ballots": 0},
+        {"min_ballots": "五"},
+        {"min_ballots": 2.5},
     ],
 )
 def test_unreadable_round_settings_are_refused_in_chinese(stored: dict[str, Any]) -> None:
@@ -677,8 +726,10 @@ def test_change_since_last_round_on_the_database(engine: Engine) -> None:
     _vote(engine, first, units, *(full_answers(engine, first, units, level=1) for _ in range(5)))
     count(engine, first)
     with db.transaction(engine) as s:
-        new = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=new)
+        new = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=new)
         second: int = new.id  # type: ignore[assignment]
         assert scoring.previous_round_id(session=s, round_id=second) == first
         assert scoring.previous_round_id(session=s, round_id=first) is None
@@ -703,8 +754,10 @@ def test_live_results_never_read_the_ratings(engine: Engine) -> None:
     _vote(engine, rid, units, *(full_answers(engine, rid, units) for _ in range(5)))
     count(engine, rid)  # last round's results, for the change, come from its counted box
     with db.transaction(engine) as s:
-        new = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=new)
+        new = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=new)
         second: int = new.id  # type: ignore[assignment]
     statements: list[str] = []
 
@@ -733,18 +786,22 @@ def test_settings_saved_in_the_round_and_frozen_once_published(engine: Engine) -
         round_ = s.get(Round, world.round_id)
         assert round_ is not None
         round_.settings = {"other_feature": 1}
-        scoring.save_settings(session=s, round_=round_, settings=chosen)
+        scoring.save_settings(actor="测试", session=s, round_=round_, settings=chosen)
     with db.transaction(engine) as s:
         round_ = s.get(Round, world.round_id)
         assert round_ is not None
         assert ScoringSettings.from_round(round_) == chosen
-        assert round_.min_ballots == 3
+        assert round_.settings["min_ballots"] == 3
         assert round_.settings["other_feature"] == 1  # other keys are kept
         with pytest.raises(ScoringError, match="至少为 1"):
-            scoring.save_settings(session=s, round_=round_, settings=ScoringSettings(min_ballots=0))
+            scoring.save_settings(
+                actor="测试", session=s, round_=round_, settings=ScoringSettings(min_ballots=0)
+            )
         round_.results_published = True
         with pytest.raises(ScoringError, match="已公布"):
-            scoring.save_settings(session=s, round_=round_, settings=ScoringSettings())
+            scoring.save_settings(
+                actor="测试", session=s, round_=round_, settings=ScoringSettings()
+            )
     with db.session(engine) as s:
         round_ = s.get(Round, world.round_id)
         assert ScoringSettings.from_round(round_) == chosen  # type: ignore[arg-type]
@@ -777,7 +834,12 @@ def test_results_from_tallies_always_equal_results_from_ratings(
         with db.transaction(engine) as s:
             round_ = s.get(Round, rid)
             assert round_ is not None
-            round_.min_ballots = minimum
+            scoring.save_settings(
+                actor="测试",
+                session=s,
+                round_=round_,
+                settings=ScoringSettings(min_ballots=minimum),
+            )
         for group_id in world.groups.values():
             n = data.draw(st.integers(0, minimum + 2), label="ballots")
             if not n:

@@ -47,7 +47,7 @@ def test_slips_page_escapes_names_and_holds_code_qr_and_link() -> None:
     issued = _codes(3)
     page = slips.slips_html(round_name=ROUND, group_name=GROUP, codes=issued, base_url=BASE)
     assert "<script>" not in page and "alert('x')" not in page
-    assert "2026年第四季度&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;评议" in page
+    assert "2026年第四季度&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;评议" in page
     assert "市场经营户 &amp; 摊主" in page
     assert page.count("<svg") == 3
     for code in issued:

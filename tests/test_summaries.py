@@ -75,7 +75,7 @@ def save(s: Session, world: Bureau, target: Target, writer: str, **kw: object) -
 
 def set_step(engine: Engine, round_id: int, step: Step) -> None:
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
 
 
 # ---- who writes
@@ -432,8 +432,8 @@ def test_deleting_a_commitment_twice_is_no_error(engine: Engine, world: Bureau) 
 
 def next_round(engine: Engine, name: str = "2027年第一季度评议") -> int:
     with db.transaction(engine) as s:
-        round_ = rounds.create_round(session=s, name=name, quarter="2027Q1")
-        rounds.open_round(session=s, round_=round_)
+        round_ = rounds.create_round(actor="测试", session=s, name=name, quarter="2027Q1")
+        rounds.open_round(actor="测试", session=s, round_=round_)
         return round_.id  # type: ignore[return-value]
 
 

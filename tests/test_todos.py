@@ -17,7 +17,7 @@ def todo_texts(engine: Engine, round_id: int, member_id: int) -> list[str]:
 
 def set_step(engine: Engine, round_id: int, step: Step) -> None:
     with db.transaction(engine) as s:
-        rounds.set_step(session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=s.get(Round, round_id), step=step)  # type: ignore[arg-type]
 
 
 def test_in_self_summary_the_secretary_writes_their_own_and_the_branch_s(engine: Engine) -> None:

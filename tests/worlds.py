@@ -92,10 +92,10 @@ def build_bureau(
             )
 
     groups.set_headcounts(session=session, headcounts=HEADCOUNTS)
-    round_ = rounds.create_round(session=session, name=round_name, quarter="2026Q4")
+    round_ = rounds.create_round(actor="测试", session=session, name=round_name, quarter="2026Q4")
     if prepare is not None:  # the round in 筹备: its forms, scale or minimum, before it opens
         prepare(session, round_)
-    rounds.open_round(session=session, round_=round_)
+    rounds.open_round(actor="测试", session=session, round_=round_)
     group_ids = {key: group.id for key, group in groups.by_key(session=session).items()}
     return Bureau(round_id=round_.id, groups=group_ids, members=members)  # type: ignore[arg-type]
 
@@ -107,7 +107,9 @@ def bureau(engine: Engine, **kwargs: object) -> Bureau:
 
 def issue(engine: Engine, round_id: int, group_id: int, count: int) -> list[str]:
     with db.transaction(engine) as s:
-        return codes.issue(session=s, round_id=round_id, group_id=group_id, count=count)
+        return codes.issue(
+            actor="测试", session=s, round_id=round_id, group_id=group_id, count=count
+        )
 
 
 def full_answers(

@@ -6,7 +6,7 @@ from pingyi import models
 target_metadata = models.metadata
 
 
-def run_migrations(connection) -> None:  # type: ignore[no-untyped-def]
+def run_migrations(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -28,12 +28,13 @@ def engine() -> Engine:
 def through_app() -> None:
     """Make sure this page runs inside app.py's navigation, never on its own.
 
-    Streamlit treats a `pages/` folder beside app.py as an old-style multipage app until
-    some session has called `st.navigation`: after a restart, a link to a page (a QR code's
-    /ballot?code=…, a bookmarked /results) opened before anyone opened "/" runs the page
-    script directly, with every file listed in the sidebar. Leave that mode and run app.py
-    in this same run (its menu, its page config, then this page again), so a click that
-    started the run is not lost as it would be by a rerun. Every page calls this first.
+    Streamlit treats a `pages/` folder beside app.py as an old-style multipage app, which runs
+    a page script directly, with every file listed in the sidebar. The server never is in
+    that mode (app.py settles it when `streamlit run` imports it, before any session), but
+    AppTest is, running app.py and switching pages in the test process: there, leave that
+    mode and run app.py in this same run (its menu, its page config, then this page again),
+    so a click that started the run is not lost as it would be by a rerun. Every page calls
+    this first.
     """
     from streamlit.runtime.pages_manager import PagesManager
 

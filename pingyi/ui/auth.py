@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import streamlit as st
 from sqlmodel import Session
 
-from pingyi import audit, auth, db, logins, ui
+from pingyi import auth, db, logins, ui
 from pingyi.auth import Role
 from pingyi.models import Account, Member
 from pingyi.ui.login_routes import LOGIN_PATH, LOGOUT_PATH
@@ -104,7 +104,7 @@ def _cookie_login(s: Session) -> logins.Resumed | None:
 def _user(s: Session, account: Account) -> User:
     member = s.get(Member, account.member_id) if account.member_id else None
     return User(
-        account_id=account.id,  # type: ignore[arg-type]
+        account_id=account.id,
         username=account.username,
         name=account.display_name,
         member_id=account.member_id,
@@ -131,8 +131,8 @@ def current_user() -> User | None:
         with db.transaction(ui.engine()) as s:
             if found.stale is not None:
                 logins.end(session=s, login_id=found.stale)
-            else:
-                logins.touch(session=s, login_id=found.login_id)  # type: ignore[arg-type]
+            elif found.login_id is not None:  # a touch is only asked of a live login
+                logins.touch(session=s, login_id=found.login_id)
     if user is None:
         # A cookie left from a logout is no news; anything else says why.
         quiet = login_id is None and found.refusal is logins.Refusal.UNKNOWN
@@ -217,16 +217,12 @@ def login_form(*, then: str | None = None) -> None:
     opened = None
     with db.transaction(ui.engine()) as s:
         result = auth.login(session=s, username=username, password=password)
-        if result.locked_now:
-            audit.record(
-                session=s, actor=username.strip()[:50], action="账号锁定", detail=result.message
-            )
         if result.account is not None:
             opened = logins.open_login(session=s, account=result.account)
     if result.account is None or opened is None:
         st.error(result.message)
         return
-    log_in(opened, result.account.id)  # type: ignore[arg-type]
+    log_in(opened, result.account.id)
     if result.account.must_change_password:
         st.switch_page("pages/password.py")  # nothing else opens before that
     if then is None:

@@ -33,7 +33,7 @@ from pingyi.ui.text import md_escape
 LOCK_AFTER = 10
 LOCK_SECONDS = 300
 GUARD = "群众评议页"  # the audit log's actor for lockouts: evaluators have no account
-GUESSING = "测评码猜测"  # the audit log's action for lockouts
+GUESSING = audit.Action.GUESSING
 
 log = logging.getLogger(__name__)
 

@@ -106,7 +106,7 @@ class Batch:
         )
 
 
-def revoke_typed(*, session: Session, typed: str, round_id: int) -> str:
+def revoke_typed(*, session: Session, typed: str, round_id: int, actor: str) -> str:
     """Revoke the code the office typed, if it is one of this round's; the outcome in Chinese.
 
     Raises `CodeError` with the reason when nothing was revoked.
@@ -122,7 +122,7 @@ def revoke_typed(*, session: Session, typed: str, round_id: int) -> str:
         raise CodeError(f"{status.message};如需作废,请先在上方选择它所属的轮次")
     if status.state is CodeState.REVOKED:
         return f"测评码 {slips.group_code(code)} 此前已作废,无需再次作废"
-    codes.revoke(session=session, code=code)
+    codes.revoke(session=session, code=code, actor=actor)
     group = session.get(EvaluatorGroup, status.group_id)
     whose = f"({group.name})" if group is not None else ""
     return f"已作废测评码 {slips.group_code(code)}{whose}"

@@ -343,7 +343,7 @@ def good_rate_figure(rows: list[Ranked]) -> go.Figure | None:
     labels = [f"{r.rank}. {r.name}" for r in shown]
     figure = go.Figure(
         go.Bar(
-            x=[r.good_rate * 100 for r in shown],  # type: ignore[operator]
+            x=[(r.good_rate or 0.0) * 100 for r in shown],  # shown: each has a rate
             y=labels,
             orientation="h",
             text=[f"{r.good_rate:.1%} · {score_text(r)} 分 · {r.grade}" for r in shown],

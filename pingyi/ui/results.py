@@ -18,7 +18,14 @@ from pingyi.codes import GroupCodeCounts
 from pingyi.criteria import LevelView
 from pingyi.models import TEMPLATE_LABELS, TemplateKey
 from pingyi.reports import CATEGORY_ORDER, NOT_COUNTED
-from pingyi.scoring import INSUFFICIENT, NO_GRADE, OK, RoundResult, TargetResult
+from pingyi.scoring import (
+    INSUFFICIENT,
+    NO_GRADE,
+    OK,
+    CriterionResult,
+    RoundResult,
+    TargetResult,
+)
 from pingyi.ui.text import md_escape
 
 CATEGORIES: tuple[tuple[TemplateKey, str], ...] = tuple(
@@ -142,7 +149,7 @@ def participation_frame(result: RoundResult, counts: Sequence[GroupCodeCounts]) 
     """Ballots per evaluator group: submitted, 一刀切, counted, and whether they are enough."""
     summaries = {g.group_id: g for g in result.groups}
     minimum = result.settings.min_ballots
-    rows = []
+    rows: list[tuple[str, int, int, int, float | None, int, str]] = []
     for count in counts:
         summary = summaries.get(count.group_id)
         if summary is None:
@@ -342,7 +349,8 @@ def distribution_frame(
     with 参评票数 (不了解 left out), 好评率 and 平均分."""
     labels = criteria.level_labels(levels)
     rows = []
-    parts = [(POOLED, target.criteria)]
+    parts: list[tuple[str, Sequence[CriterionResult]]] = [(POOLED, target.criteria)]
+
     if sum(1 for g in target.groups if g.criteria) > 1:
         parts += [(_group_name(g.group_id, group_names), g.criteria) for g in target.groups]
     for name, items in parts:

@@ -118,7 +118,7 @@ def leader_frame(result: rules.Assignments, people: rules.Roster) -> pd.DataFram
     rows = [
         {
             "点评人": people.person(review.reviewer).label,
-            "点评人身份": rules.REVIEWER_LABELS[review.rule.reviewer],  # type: ignore[index]
+            "点评人身份": review.rule.who,
             "点评对象": review.target.label(people),
             "类别": TEMPLATE_LABELS[review.template],
             "规则": review.rule.label,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from appserver import ROOT
 from playwright.sync_api import expect
 
 from pingyi import demo
@@ -111,4 +112,32 @@ def test_first_request_to_a_fresh_server_by_deep_link_gets_the_apps_menu(
         expect(nav.get_by_text(title, exact=True)).to_be_visible()
     for file_name in ("app", "ballot", "roster"):
         expect(nav.get_by_text(file_name, exact=True)).to_have_count(0)
+    assert page.locator(EXCEPTION).count() == 0
+
+
+# Records the text of every link the sidebar menu ever shows, from the first byte of the page:
+# a menu drawn for one frame and replaced by the next would escape a look after loading.
+_RECORD_MENU_LINKS = """
+window.__menuLinks = new Set();
+new MutationObserver(() => {
+    for (const link of document.querySelectorAll('[data-testid="stSidebarNav"] a')) {
+        window.__menuLinks.add(link.textContent.trim());
+    }
+}).observe(document, {childList: true, subtree: true, characterData: true});
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "text"), [("", "创建管理员账号"), ("audit", "请先登录"), ("ballot", "测评码")]
+)
+def test_a_fresh_server_never_draws_a_menu_of_file_names(empty_app, page, settle, path, text):  # type: ignore[no-untyped-def]
+    """The first load after a start, at "/" or at any page's address, draws nothing but the
+    app's own menu: never Streamlit's list of the files in pages/ (app, accounts, audit, …)."""
+    page.add_init_script(_RECORD_MENU_LINKS)
+    page.goto(f"{empty_app.url}/{path}")
+    settle(page, text)
+    page.wait_for_timeout(500)  # a late redraw would be recorded too
+    shown = set(page.evaluate("[...window.__menuLinks]"))
+    files = {p.stem for p in (ROOT / "pages").glob("*.py")} | {"app"}
+    assert not shown & files, f"the menu showed file names: {sorted(shown & files)}"
     assert page.locator(EXCEPTION).count() == 0

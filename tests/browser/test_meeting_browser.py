@@ -39,7 +39,7 @@ def engine(own_demo_app) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
     with db.transaction(bind) as s:
         current = rounds.current(session=s)
         assert current is not None
-        meeting.publish(session=s, round_id=current.id, published=False)  # type: ignore[arg-type]
+        meeting.publish(actor="测试", session=s, round_id=current.id, published=False)  # type: ignore[arg-type]
     bind.dispose()
 
 

@@ -34,7 +34,7 @@ def forget_engines() -> None:
 def add_office(engine: Engine) -> None:
     """The office's 管理员 (OFFICE / OFFICE_PASSWORD), as the first-run page would make it."""
     with db.transaction(engine) as s:
-        auth.create_admin(session=s, username=OFFICE, password=OFFICE_PASSWORD)
+        auth.create_admin(actor="测试", session=s, username=OFFICE, password=OFFICE_PASSWORD)
 
 
 def logged_in(at: AppTest, username: str | None = OFFICE) -> AppTest:
@@ -57,7 +57,7 @@ def member_accounts(roster_ids: Sequence[str] | None = None) -> None:
         query = select(Member.id)
         if roster_ids is not None:
             query = query.where(col(Member.roster_id).in_(roster_ids))
-        auth.create_member_accounts(session=s, member_ids=list(s.exec(query)))  # type: ignore[arg-type]
+        auth.create_member_accounts(actor="测试", session=s, member_ids=list(s.exec(query)))  # type: ignore[arg-type]
         for account in s.exec(select(Account).where(col(Account.member_id).is_not(None))):
             account.must_change_password = False
             s.add(account)
@@ -67,7 +67,7 @@ def set_step(step: Step) -> None:
     with db.transaction() as s:
         round_ = rounds.current(session=s)
         assert round_ is not None
-        rounds.set_step(session=s, round_=round_, step=step)
+        rounds.set_step(actor="测试", session=s, round_=round_, step=step)
 
 
 def party_secretary() -> Member:

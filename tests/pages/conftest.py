@@ -39,7 +39,9 @@ def demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
     shutil.copy(sqlite_template, path)
     engine = db.make_engine(f"sqlite:///{path}")
     with db.transaction(engine) as s:
-        demo.load_demo(session=s, history=False)  # a round just opened: what the pages test
+        demo.load_demo(
+            actor="测试", session=s, history=False
+        )  # a round just opened: what the pages test
     add_office(engine)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

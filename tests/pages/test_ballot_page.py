@@ -65,7 +65,9 @@ def issue(round_id: int) -> Callable[..., list[str]]:
     def make(count: int = 1, group: GroupKey = GroupKey.ALL_STAFF) -> list[str]:
         with db.transaction() as s:
             group_id = groups.by_key(session=s)[group].id
-            return codes.issue(session=s, round_id=round_id, group_id=group_id, count=count)
+            return codes.issue(
+                actor="测试", session=s, round_id=round_id, group_id=group_id, count=count
+            )
 
     return make
 
@@ -291,7 +293,7 @@ def _malformed() -> str:
 
 def _revoked(code: str) -> str:
     with db.transaction() as s:
-        codes.revoke(session=s, code=code)
+        codes.revoke(actor="测试", session=s, code=code)
     return code
 
 
@@ -311,9 +313,13 @@ def _used(code: str) -> str:
 
 def _other_round(code: str) -> str:
     with db.transaction() as s:
-        next_round = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
+        next_round = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
         group_id = groups.by_key(session=s)[GroupKey.ALL_STAFF].id
-        return codes.issue(session=s, round_id=next_round.id, group_id=group_id, count=1)[0]  # type: ignore[arg-type]
+        return codes.issue(
+            actor="测试", session=s, round_id=next_round.id, group_id=group_id, count=1
+        )[0]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -552,7 +558,9 @@ def _not_on_form(code: str, form: ballots.BallotForm) -> dict[str, Any]:
 
 def _other_round_level(code: str, form: ballots.BallotForm) -> dict[str, Any]:
     with db.transaction() as s:
-        later = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
+        later = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
         (level, *_) = criteria.round_scale(session=s, round_id=later.id)  # type: ignore[arg-type]
     assert level.id not in form.level_ids
     return payload(code, all_good(form) | {form.items[3]: level.id})

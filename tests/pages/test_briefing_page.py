@@ -22,7 +22,7 @@ NO_ACCESS = "您没有访问此页面的权限。"
 def account(member: Member) -> str:
     """An account (initial password already changed) for `member`; its username."""
     with db.transaction() as s:
-        auth.create_member_accounts(session=s, member_ids=[member.id])  # type: ignore[list-item]
+        auth.create_member_accounts(actor="测试", session=s, member_ids=[member.id])  # type: ignore[list-item]
         row = auth.account_of_member(session=s, member_id=member.id)  # type: ignore[arg-type]
         row.must_change_password = False  # type: ignore[union-attr]
         s.add(row)

@@ -52,7 +52,7 @@ def empty_db(data_dir: Path) -> Engine:
 @pytest.fixture
 def demo_db(empty_db: Engine) -> Engine:
     with db.transaction(empty_db) as s:
-        demo.load_demo(session=s, history=False)
+        demo.load_demo(actor="测试", session=s, history=False)
     return empty_db
 
 
@@ -241,7 +241,7 @@ def test_a_closed_round_offers_no_issue(demo_db: Engine) -> None:
     with db.transaction(demo_db) as s:
         round_ = rounds.current(session=s)
         assert round_ is not None
-        rounds.set_step(session=s, round_=round_, step=Step.CLOSED)
+        rounds.set_step(actor="测试", session=s, round_=round_, step=Step.CLOSED)
     at = open_page()
     assert any("已结束,不能再发放测评码" in i.value for i in at.info)
     assert not [b for b in at.button if b.label == "生成测评码"]

@@ -36,7 +36,7 @@ from pingyi.ui.text import md_escape
 
 PAGE = "pages/criteria.py"
 DEFAULTS = None
-DEFAULT_RULES = [dict(r) for r in rules.DEFAULT_RULES]
+DEFAULT_RULES = list(rules.DEFAULT_RULES)
 
 
 def check(at: AppTest) -> AppTest:
@@ -86,7 +86,7 @@ def levels(round_id: int | None) -> list[tuple[str, float | None]]:
         return [(lv.label, lv.score) for lv in criteria.scale(session=s, round_id=round_id)]
 
 
-def rules_of(round_id: int | None) -> list[dict[str, Any]]:
+def rules_of(round_id: int | None) -> list[rules.Rule]:
     with db.session() as s:
         return rounds.rules_of(session=s, round_id=round_id)
 
@@ -98,7 +98,7 @@ def events(action: str) -> list[tuple[str, str]]:
 
 def draft_round(name: str = "2027年第一季度评议") -> int:
     with db.transaction() as s:
-        return rounds.create_round(session=s, name=name, quarter="2027Q1").id  # type: ignore[return-value]
+        return rounds.create_round(actor="测试", session=s, name=name, quarter="2027Q1").id  # type: ignore[return-value]
 
 
 def current_round_id() -> int:
@@ -213,7 +213,9 @@ def test_a_save_sent_after_the_round_was_opened_changes_nothing(demo_db: Path, o
     text_area(at, "普通党员").set_value("工作成效")
     before = names(round_id)
     with db.transaction() as s:  # in another tab, after this form was drawn
-        rounds.open_round(session=s, round_=s.get(Round, round_id), allow_problems=True)  # type: ignore[arg-type]
+        rounds.open_round(
+            actor="测试", session=s, round_=s.get(Round, round_id), allow_problems=True
+        )  # type: ignore[arg-type]
     at = click(at, "保存测评项目")
     assert not saved(at)
     assert names(round_id) == before
@@ -271,7 +273,7 @@ def test_saved_rules_are_stored_and_their_preview_shown(demo_db: Path, open_page
     at = open_page(PAGE)
     assert any("没有发现问题" in s.value for s in at.success), "the demo bureau's rules are fine"
     # Without the 支部书记 rule, the members of grassroots branches have no 点评领导.
-    kept = [r for r in DEFAULT_RULES if r.get("reviewer") != "branch_secretary"]
+    kept = [r for r in DEFAULT_RULES if r.reviewer is not rules.Reviewer.BRANCH_SECRETARY]
     edited["rules"] = table([rounds.rule_labels(r) for r in kept])
     at = click(at, "保存评议规则")
     assert not at.error
@@ -289,11 +291,9 @@ def test_a_draft_round_s_rules_are_saved_apart(demo_db: Path, open_page, edited)
     edited["rules"] = table([*rows, (None, None, None)])  # a row added, then left empty
     at = click(choose(open_page(PAGE), round_id), "保存评议规则")
     assert not at.error
-    assert rules_of(round_id)[-1] == {
-        "kind": "mass",
-        "group": "unit_staff",
-        "targets": "grassroots_members",
-    }
+    assert rules_of(round_id)[-1] == rules.Rule(
+        rules.RuleKind.MASS, rules.Targets.GRASSROOTS_MEMBERS, group=GroupKey.UNIT_STAFF
+    )
     assert rules_of(DEFAULTS) == DEFAULT_RULES
 
 
@@ -338,7 +338,7 @@ def test_a_member_without_the_office_role_is_turned_away(demo_db: Path, open_pag
     with db.transaction() as s:
         member = s.exec(select(Member).where(col(Member.active))).first()
         assert member is not None
-        auth.create_member_accounts(session=s, member_ids=[member.id])  # type: ignore[list-item]
+        auth.create_member_accounts(actor="测试", session=s, member_ids=[member.id])  # type: ignore[list-item]
         account = s.exec(select(Account).where(Account.member_id == member.id)).one()
         account.must_change_password = False  # as after the first login
         s.add(account)

@@ -41,7 +41,7 @@ def test_click_after_another_tab_loaded_data_loads_nothing_twice(empty_db: Path,
     at = open_page()
     # Another tab loads the demo after this one drew its button; then this tab clicks.
     with db.transaction() as s:
-        demo.load_demo(session=s)
+        demo.load_demo(actor="测试", session=s)
     at.main.button[0].click().run()
     assert not at.exception and not at.error
     assert not at.success, "this click loaded nothing"

@@ -384,7 +384,7 @@ def test_every_box_of_stored_text_limits_it_as_its_domain_function_does(
         round_ = rounds.current(session=s)
         assert round_ is not None
         if page == "pages/summary.py":
-            rounds.set_step(session=s, round_=round_, step=Step.SELF_SUMMARY)
+            rounds.set_step(actor="测试", session=s, round_=round_, step=Step.SELF_SUMMARY)
     at = open_as(page, who)
     boxes = {box.label: box.max_chars for box in (*at.text_input, *at.text_area)}
     assert {label: boxes.get(label) for label in limits} == limits

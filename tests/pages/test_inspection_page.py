@@ -24,7 +24,7 @@ def account(where: Any) -> tuple[str, str]:
     with db.transaction() as s:
         member = s.exec(select(Member).where(where).order_by(col(Member.id))).first()
         assert member is not None
-        auth.create_member_accounts(session=s, member_ids=[member.id])  # type: ignore[list-item]
+        auth.create_member_accounts(actor="测试", session=s, member_ids=[member.id])  # type: ignore[list-item]
         row = auth.account_of_member(session=s, member_id=member.id)  # type: ignore[arg-type]
         row.must_change_password = False  # type: ignore[union-attr]
         s.add(row)
@@ -126,7 +126,9 @@ def test_a_leadership_member_cannot_delete_another_s_finding(demo_db: Path, open
 def test_after_the_reviews_the_findings_are_read_only(demo_db: Path, open_page) -> None:
     record("李副局长")
     with db.transaction() as s:
-        rounds.set_step(session=s, round_=rounds.current(session=s), step=Step.RECTIFICATION)  # type: ignore[arg-type]
+        rounds.set_step(
+            actor="测试", session=s, round_=rounds.current(session=s), step=Step.RECTIFICATION
+        )  # type: ignore[arg-type]
     at = open_page(PAGE)
     assert any("不能再记录或删除" in i.value for i in at.info)
     assert not at.text_area

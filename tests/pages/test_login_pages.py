@@ -44,7 +44,10 @@ def test_five_wrong_passwords_lock_the_account_and_the_office_sees_it_logged(
     assert "账号已锁定" in at.error[0].value
     assert login.ACCOUNT not in at.session_state
     with db.session() as s:
-        assert [e.action for e in audit.events(session=s)] == ["账号锁定"]
+        locks = audit.events(session=s, action=audit.Action.LOCK_ACCOUNT)
+    assert [(e.actor, e.detail) for e in locks] == [
+        (OFFICE, "密码连续错误 5 次,账号已锁定 15 分钟")
+    ]
 
 
 def test_the_first_run_page_makes_the_first_admin_and_then_refuses(
@@ -84,7 +87,7 @@ def test_two_different_passwords_on_the_first_run_page_make_nothing(
 def member_with_one_time_password() -> auth.InitialPassword:
     with db.transaction() as s:
         member = s.exec(select(Member).where(Member.roster_id == "P00014")).one()
-        (line,) = auth.create_member_accounts(session=s, member_ids=[member.id])  # type: ignore[list-item]
+        (line,) = auth.create_member_accounts(actor="测试", session=s, member_ids=[member.id])  # type: ignore[list-item]
     return line
 
 
@@ -127,11 +130,11 @@ def test_an_idle_session_must_log_in_again(demo_db: Path, open_page) -> None:
 
 def test_a_deactivated_account_is_logged_out_at_once(demo_db: Path, open_page) -> None:
     with db.transaction() as s:
-        auth.create_admin(session=s, username="second", password="second-pass-1")
+        auth.create_admin(actor="测试", session=s, username="second", password="second-pass-1")
     at = open_page("pages/roster.py", as_="second")
     with db.transaction() as s:
         second = s.exec(select(Account).where(Account.username == "second")).one()
-        auth.set_active(session=s, account_id=second.id, active=False)  # type: ignore[arg-type]
+        auth.set_active(actor="测试", session=s, account_id=second.id, active=False)  # type: ignore[arg-type]
     at.run()
     assert [w.value for w in at.main.warning] == [login.MSG_LOGIN_FIRST]
 
@@ -157,7 +160,7 @@ def test_a_password_change_keeps_this_tab_and_ends_every_other_login(
     demo_db: Path, open_page
 ) -> None:
     with db.transaction() as s:
-        auth.create_admin(session=s, username="second", password="second-pass-1")
+        auth.create_admin(actor="测试", session=s, username="second", password="second-pass-1")
     here = open_page("pages/password.py", as_="second")
     elsewhere = open_page("pages/roster.py", as_="second")
     boxes = {t.label: t for t in here.main.text_input}

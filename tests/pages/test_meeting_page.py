@@ -37,7 +37,9 @@ def vote(
     scale except one item a level lower (so no ballot is 一刀切)."""
     with db.transaction() as s:
         group_id = groups.by_key(session=s)[group].id
-        plain = codes.issue(session=s, round_id=round_id, group_id=group_id, count=count)  # type: ignore[arg-type]
+        plain = codes.issue(
+            actor="测试", session=s, round_id=round_id, group_id=group_id, count=count
+        )  # type: ignore[arg-type]
         form = ballots.ballot_form(session=s, round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
     level_ids = [lvl.id for lvl in form.levels]
     answers = dict.fromkeys(form.items, level_ids[level])
@@ -164,7 +166,7 @@ def test_a_group_below_the_minimum_shows_insufficient_never_numbers(round_id: in
     vote(round_id, 4)  # one short of the minimum
     count_staff(round_id)
     with db.transaction() as s:
-        meeting.publish(session=s, round_id=round_id, published=True)
+        meeting.publish(actor="测试", session=s, round_id=round_id, published=True)
     at = open_page()
     at.session_state[view.CATEGORY] = "领导班子"
     at.run()
@@ -181,7 +183,7 @@ def test_the_drill_down_keeps_its_target_across_refreshes(round_id: int) -> None
     vote(round_id, 5)
     count_staff(round_id)
     with db.transaction() as s:
-        meeting.publish(session=s, round_id=round_id, published=True)
+        meeting.publish(actor="测试", session=s, round_id=round_id, published=True)
     at = open_page()
     at.session_state[view.CATEGORY] = "党员领导干部"
     at.run()
@@ -208,7 +210,7 @@ def test_cancel_counts_nothing_and_a_group_without_ballots_has_no_button(round_i
     vote(round_id, 2)
     with db.transaction() as s:  # 市场经营户 have their slips, and nobody has voted yet
         vendors = groups.by_key(session=s)[GroupKey.VENDORS].id
-        codes.issue(session=s, round_id=round_id, group_id=vendors, count=3)  # type: ignore[arg-type]
+        codes.issue(actor="测试", session=s, round_id=round_id, group_id=vendors, count=3)  # type: ignore[arg-type]
     at = open_page()
     assert "市场经营户:评议中,尚无投票" in [c.value for c in at.sidebar.caption]
     assert [b.label for b in at.sidebar.button if "市场经营户" in b.label] == []

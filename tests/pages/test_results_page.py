@@ -61,7 +61,9 @@ def vote(round_id: int, key: GroupKey, count: int, comment: str | None = None) -
     `comment` on the form's first target goes with the first ballot. Returns that target."""
     with db.transaction() as s:
         group_id = groups.by_key(session=s)[key].id
-        plain = codes.issue(session=s, round_id=round_id, group_id=group_id, count=count)
+        plain = codes.issue(
+            actor="测试", session=s, round_id=round_id, group_id=group_id, count=count
+        )
         form = ballots.ballot_form(session=s, round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
     first = form.cards[0].target_id
     levels = [level.id for level in form.levels]
@@ -339,7 +341,7 @@ def leader_review(round_id: int, target_id: int, level: int, **texts: str) -> st
     with db.transaction() as s:
         round_ = s.get(Round, round_id)
         assert round_ is not None
-        rounds.set_step(session=s, round_=round_, step=Step.REVIEW)
+        rounds.set_step(actor="测试", session=s, round_=round_, step=Step.REVIEW)
         reviewer_id = s.exec(
             select(LeaderAssignment.reviewer_id).where(LeaderAssignment.target_id == target_id)
         ).first()
@@ -410,12 +412,14 @@ def test_no_ballot_or_comment_id_ever_reaches_the_page(voted: Voted, open_page):
 def test_change_and_trend_across_rounds(voted: Voted, open_page):
     # Next quarter: a new round on the same roster; the old one is closed.
     with db.transaction() as s:
-        new = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=new)
+        new = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=new)
         new_id: int = new.id  # type: ignore[assignment]
         old = s.get(Round, voted.round_id)
         assert old is not None
-        rounds.set_step(session=s, round_=old, step=Step.CLOSED)
+        rounds.set_step(actor="测试", session=s, round_=old, step=Step.CLOSED)
     vote(new_id, GroupKey.VENDORS, 6)
     count_all(new_id)
     result = results_of(new_id)
@@ -474,7 +478,9 @@ def test_summary_workbook_and_report_page_downloads(voted: Voted, open_page, def
 
 def test_a_round_not_yet_opened_has_no_results(demo_db: Path, open_page):
     with db.transaction() as s:
-        draft = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
+        draft = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
         draft_id = draft.id
     at = open_page(PAGE)
     at.selectbox(key="results_round").set_value(draft_id).run()

@@ -77,10 +77,14 @@ def test_the_round_is_not_ended_while_a_box_waits_and_the_page_says_why(
     with db.transaction() as s:
         round_ = rounds.current(session=s)
         assert round_ is not None
-        rounds.set_step(session=s, round_=round_, step=Step.RECTIFICATION)  # the last step
+        rounds.set_step(
+            actor="测试", session=s, round_=round_, step=Step.RECTIFICATION
+        )  # the last step
         round_id, name = round_.id, round_.name
         group_id = groups.by_key(session=s)[GroupKey.VENDORS].id
-        (code,) = codes.issue(session=s, round_id=round_id, group_id=group_id, count=1)  # type: ignore[arg-type]
+        (code,) = codes.issue(
+            actor="测试", session=s, round_id=round_id, group_id=group_id, count=1
+        )  # type: ignore[arg-type]
     with db.session() as s:
         form = ballots.ballot_form(session=s, round_id=round_id, group_id=group_id)  # type: ignore[arg-type]
     ballots.submit_with_retry(db.engine(), code, dict.fromkeys(form.items, form.levels[0].id))
@@ -104,3 +108,35 @@ def test_the_round_is_not_ended_while_a_box_waits_and_the_page_says_why(
     assert stored_step(name) == Step.CLOSED
     with db.session() as s:
         assert [e for e in audit.events(session=s, action="推进阶段") if "已结束" in e.detail]
+
+
+def test_a_click_racing_another_window_says_the_step_was_already_taken(
+    demo_db: Path, open_page, monkeypatch
+) -> None:
+    at = open_page(PAGE)
+    with db.session() as s:
+        name = rounds.current(session=s).name  # type: ignore[union-attr]
+    read_rounds = rounds.list_rounds
+    raced = []
+
+    def read_then_race(*, session):  # type: ignore[no-untyped-def]
+        """The page has read the round; another office window moves it before the click."""
+        seen = read_rounds(session=session)
+        if not raced:
+            raced.append(True)
+            with db.transaction() as other:
+                round_ = rounds.current(session=other)
+                rounds.set_step(
+                    session=other, round_=round_, step=Step.INSPECTION, actor="另一窗口"
+                )  # type: ignore[arg-type]
+        return seen
+
+    monkeypatch.setattr(rounds, "list_rounds", read_then_race)
+    at = button(at, "进入下一阶段「调研督查」").click().run()
+    assert not at.exception and not at.error
+    assert not at.success  # this click did nothing: no success to report
+    assert [i.value for i in at.info] == [f"「{name}」已在「调研督查」阶段。"]
+    assert stored_step(name) == Step.INSPECTION
+    with db.session() as s:
+        moves = audit.events(session=s, action=audit.Action.MOVE_STEP)
+    assert [e.actor for e in moves] == ["另一窗口"]

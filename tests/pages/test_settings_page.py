@@ -28,7 +28,7 @@ def current_round() -> Round:
 def stored() -> tuple[dict[str, Any], int]:
     """The current round's settings and minimum, read in a fresh session."""
     round_ = current_round()
-    return dict(round_.settings), round_.min_ballots
+    return dict(round_.settings), round_.settings.get(scoring.KEY_MIN_BALLOTS)
 
 
 def field(at: AppTest, label: str) -> Any:
@@ -168,7 +168,7 @@ def test_preview_counts_grades_under_the_new_settings_without_saving(
     # 市场经营户 give five ballots: their targets get a score and a grade.
     with db.transaction() as s:
         vendors = groups.by_key(session=s)[GroupKey.VENDORS].id
-        plain = codes.issue(session=s, round_id=round_.id, group_id=vendors, count=5)  # type: ignore[arg-type]
+        plain = codes.issue(actor="测试", session=s, round_id=round_.id, group_id=vendors, count=5)  # type: ignore[arg-type]
         form = ballots.ballot_form(session=s, round_id=round_.id, group_id=vendors)  # type: ignore[arg-type]
     # The lowest scored level (差, or 不满意 on the vendors' own scale): every score is 40,
     # 不合格 by default.

@@ -32,7 +32,7 @@ def account_for(pick: Callable[[Session], Member]) -> tuple[str, int]:
     (username, member id)."""
     with db.transaction() as s:
         member = pick(s)
-        auth.create_member_accounts(session=s, member_ids=[member.id])  # type: ignore[list-item]
+        auth.create_member_accounts(actor="测试", session=s, member_ids=[member.id])  # type: ignore[list-item]
         account = auth.account_of_member(session=s, member_id=member.id)  # type: ignore[arg-type]
         account.must_change_password = False  # type: ignore[union-attr]
         s.add(account)
@@ -93,7 +93,7 @@ def area(at: AppTest, label: str) -> Any:
 
 def set_step(step: Step) -> None:
     with db.transaction() as s:
-        rounds.set_step(session=s, round_=rounds.current(session=s), step=step)  # type: ignore[arg-type]
+        rounds.set_step(actor="测试", session=s, round_=rounds.current(session=s), step=step)  # type: ignore[arg-type]
 
 
 def test_a_member_writes_and_submits_their_summary(demo_db: Path, open_page) -> None:
@@ -227,9 +227,11 @@ def test_open_rectification_items_of_the_last_round_are_listed(demo_db: Path, op
                 status=ItemStatus.IN_PROGRESS,
             )
         )
-        rounds.set_step(session=s, round_=s.get(Round, old.id), step=Step.CLOSED)  # type: ignore[arg-type]
-        new = rounds.create_round(session=s, name="2027年第一季度评议", quarter="2027Q1")
-        rounds.open_round(session=s, round_=new, allow_problems=True)
+        rounds.set_step(actor="测试", session=s, round_=s.get(Round, old.id), step=Step.CLOSED)  # type: ignore[arg-type]
+        new = rounds.create_round(
+            actor="测试", session=s, name="2027年第一季度评议", quarter="2027Q1"
+        )
+        rounds.open_round(actor="测试", session=s, round_=new, allow_problems=True)
     at = open_page(PAGE, as_=username)
     table = at.dataframe[0].value
     assert list(table["整改事项"]) == ["加强理论学习"]

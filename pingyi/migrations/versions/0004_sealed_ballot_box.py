@@ -6,7 +6,7 @@ Create Date: 2026-12-05 00:00:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0004'

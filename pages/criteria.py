@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from pingyi import audit, criteria, db, groups, rounds, rules, ui
+from pingyi import criteria, db, groups, rounds, rules, ui
 from pingyi.auth import Role
 from pingyi.groups import GROUP_LABELS
 from pingyi.models import (
@@ -62,7 +62,7 @@ choice: int = st.selectbox(
 round_ = by_id.get(choice)
 round_id = None if round_ is None else round_.id
 editable = criteria.is_editable(round_)
-where = "办公室默认设置" if round_ is None else f"「{round_.name}」"
+where = criteria.place(round_)
 prefix = f"criteria_{choice}_{st.session_state.get(VERSION, 0)}"
 
 show_flash()
@@ -70,12 +70,11 @@ if round_ is not None and not editable:
     st.info(md_escape(criteria.frozen_message(round_)), icon=":material/lock:")
 
 
-def save(action: audit.Action, what: str, change: Callable[[Session], str]) -> None:
-    """One change and its audit event in one transaction; a Chinese error leaves both out."""
+def save(what: str, change: Callable[[Session], object]) -> None:
+    """One change (it logs itself) in one transaction; a Chinese error leaves it out."""
     try:
         with db.transaction(engine) as s:
-            detail = change(s)
-            audit.record(session=s, actor=user.name, action=action, detail=detail)
+            change(s)
     except ValueError as exc:  # CriteriaError, RoundError, HeadcountError: for the office
         st.error(md_escape(str(exc)))
     else:
@@ -123,12 +122,12 @@ def criteria_tab() -> None:
     if submitted:
         wanted = {key: lines(value) for key, value in typed.items()}
 
-        def change(s: Session) -> str:
-            changes = criteria.replace_criteria(session=s, round_id=round_id, names=wanted)
-            parts = (f"{TEMPLATE_LABELS[key]}{c.describe()}" for key, c in changes.items())
-            return f"{where}:" + ";".join(parts)
+        def change(s: Session) -> object:
+            return criteria.replace_criteria(
+                session=s, round_id=round_id, names=wanted, actor=user.name
+            )
 
-        save(audit.Action.EDIT_CRITERIA, f"{where}的测评项目", change)
+        save(f"{where}的测评项目", change)
 
 
 # ---- 评价等级
@@ -180,11 +179,12 @@ def scale_tab() -> None:
     if submitted:
         levels = scale_rows(edited)
 
-        def change(s: Session) -> str:
-            result = criteria.replace_scale(session=s, round_id=round_id, levels=levels)
-            return f"{where}:{result.describe()}"
+        def change(s: Session) -> object:
+            return criteria.replace_scale(
+                session=s, round_id=round_id, levels=levels, actor=user.name
+            )
 
-        save(audit.Action.EDIT_SCALE, f"{where}的评价等级", change)
+        save(f"{where}的评价等级", change)
 
 
 # ---- 评议规则
@@ -236,12 +236,13 @@ def rules_tab() -> None:
     if submitted:
         rows = rule_rows(edited)
 
-        def change(s: Session) -> str:
+        def change(s: Session) -> object:
             new_rules = rounds.rules_from_labels(rows)
-            stored = rounds.save_rules(session=s, round_id=round_id, new_rules=new_rules)
-            return f"{where}:共 {len(stored)} 条规则"
+            return rounds.save_rules(
+                session=s, round_id=round_id, new_rules=new_rules, actor=user.name
+            )
 
-        save(audit.Action.EDIT_RULES, f"{where}的评议规则", change)
+        save(f"{where}的评议规则", change)
     rules_preview()
 
 
@@ -335,8 +336,8 @@ def group_form_editor(form: criteria.GroupFormView) -> None:
         submitted = st.form_submit_button("保存评议表", type="primary", icon=":material/save:")
     if submitted:
 
-        def change(s: Session) -> str:
-            saved = criteria.set_group_form(
+        def change(s: Session) -> object:
+            return criteria.set_group_form(
                 session=s,
                 round_id=round_id,
                 group_id=form.group_id,
@@ -344,10 +345,10 @@ def group_form_editor(form: criteria.GroupFormView) -> None:
                 scale_levels=criteria.parse_scale(typed) if typed.strip() else None,
                 unknown=unknown,
                 comments=comments,
+                actor=user.name,
             )
-            return f"{where}{form.group_name}:{saved.describe()}"
 
-        save(audit.Action.EDIT_FORM, f"{where}「{form.group_name}」的评议表", change)
+        save(f"{where}「{form.group_name}」的评议表", change)
 
 
 # ---- 评议群体人数
@@ -373,12 +374,10 @@ def headcounts_tab() -> None:
         submitted = st.form_submit_button("保存人数", type="primary", icon=":material/save:")
     if submitted:
 
-        def change(s: Session) -> str:
-            changes = groups.update_headcounts(session=s, headcounts=typed)
-            moved = (f"{GROUP_LABELS[k]} {old} → {new}" for k, (old, new) in changes.items())
-            return ";".join(moved) or "人数未变"
+        def change(s: Session) -> object:
+            return groups.update_headcounts(session=s, headcounts=typed, actor=user.name)
 
-        save(audit.Action.EDIT_HEADCOUNTS, "评议群体人数", change)
+        save("评议群体人数", change)
 
 
 criteria_tab_, scale_tab_, forms_tab_, rules_tab_, headcounts_tab_ = st.tabs(

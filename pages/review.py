@@ -4,7 +4,6 @@ the form, the guidance of 方案 五.4, a score per criterion and the four comme
 from datetime import date, timedelta
 
 import streamlit as st
-from sqlalchemy.exc import IntegrityError
 
 from pingyi import db, reviews, rounds, summaries, ui
 from pingyi.auth import Role
@@ -142,8 +141,6 @@ def save(
 
     except reviews.ReviewError as exc:
         st.error(str(exc))
-    except IntegrityError:
-        st.error("这份点评刚在另一个窗口保存过,请刷新页面后再试。")
     else:
         flash("已提交点评。" if submit else "已保存草稿。")
         st.rerun()

@@ -331,10 +331,6 @@ def accounts(*, session: Session) -> list[Account]:
     return list(session.exec(query))
 
 
-def account_of_member(*, session: Session, member_id: int) -> Account | None:
-    return session.exec(select(Account).where(Account.member_id == member_id)).first()
-
-
 # ---- roles
 
 

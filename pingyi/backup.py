@@ -26,8 +26,8 @@ from sqlalchemy import Engine, inspect, literal, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import PoolProxiedConnection
 
-from pingyi import db
-from pingyi.models import metadata
+from pingyi import audit, db
+from pingyi.models import AuditEvent, metadata
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -69,8 +69,9 @@ def has_data(*, bind: Engine) -> bool:
         )
 
 
-def backup(*, bind: Engine, out: Path) -> BackupInfo:
-    """Write the whole database to `out` (replaced if it exists, only once the copy is whole)."""
+def backup(*, bind: Engine, out: Path, actor: str) -> BackupInfo:
+    """Write the whole database to `out` (replaced if it exists, only once the copy is whole);
+    the log of the database copied then says where the copy went (the copy does not)."""
     if not out.parent.is_dir():
         raise BackupError(f"目录不存在:{out.parent}")
     if out.is_dir():
@@ -85,14 +86,26 @@ def backup(*, bind: Engine, out: Path) -> BackupInfo:
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
-    return BackupInfo(path=out, size=out.stat().st_size, revision=revision)
+    made = BackupInfo(path=out, size=out.stat().st_size, revision=revision)
+    if not inspect(bind).has_table(AuditEvent.__tablename__):
+        return made  # a database of the first release (0001) has no 操作日志 to write in
+    with db.transaction(bind) as session:
+        audit.record(
+            session=session,
+            actor=actor,
+            action=audit.Action.BACKUP,
+            detail=f"{made.path}({made.size_text},数据库版本 {made.revision})",
+        )
+    return made
 
 
-def restore(*, bind: Engine, source: Path, replace: bool = False) -> BackupInfo:
+def restore(*, bind: Engine, source: Path, actor: str, replace: bool = False) -> BackupInfo:
     """Replace the whole database by the backup in `source`, then migrate it to the newest
-    schema. Refuses, changing nothing, when the database holds data and `replace` is False."""
+    schema. Refuses, changing nothing, when the database holds data and `replace` is False.
+    The restored database's log then says where it came from."""
     if not source.is_file():
         raise BackupError(f"找不到备份文件 {source}")
+    replaced = replace and has_data(bind=bind)
     with source.open("rb") as handle:
         magic = handle.read(len(SQLITE_MAGIC))
     if db.is_sqlite(bind):
@@ -108,6 +121,14 @@ def restore(*, bind: Engine, source: Path, replace: bool = False) -> BackupInfo:
             raise BackupError(f"{source} {MSG_NOT_A_BACKUP}(PostgreSQL 的备份应由 pg_dump 生成)")
         revision = _pg_restore(bind, source, replace)
     db.migrate(bind)
+    with db.transaction(bind) as session:
+        audit.record(
+            session=session,
+            actor=actor,
+            action=audit.Action.RESTORE,
+            detail=f"从 {source} 恢复(备份的数据库版本 {revision}"
+            f"{',替换了原有的全部数据' if replaced else ''})",
+        )
     return BackupInfo(path=source, size=source.stat().st_size, revision=revision)
 
 

@@ -283,6 +283,12 @@ def _checked_comments(form: BallotForm, comments: Mapping[int, str] | None) -> C
 
 # ---- codes
 
+# A code that may still vote, as both the ballot page's read and the cast's claim ask it.
+_UNSPENT = (
+    _CODE.c.code_hash == bindparam("h"),
+    _CODE.c.used.is_(False),
+    _CODE.c.revoked.is_(False),
+)
 _USABLE = (
     select(
         _CODE.c.round_id,
@@ -296,11 +302,7 @@ _USABLE = (
         _COUNTED,
         (_COUNTED.c.round_id == _CODE.c.round_id) & (_COUNTED.c.group_id == _CODE.c.group_id),
     )
-    .where(
-        _CODE.c.code_hash == bindparam("h"),
-        _CODE.c.used.is_(False),
-        _CODE.c.revoked.is_(False),
-    )
+    .where(*_UNSPENT)
 )
 
 
@@ -400,9 +402,7 @@ _CLAIM_ANY_ROUND = (
     update(_CODE)
     .values(used=True, receipt=bindparam("token"))
     .where(
-        _CODE.c.code_hash == bindparam("h"),
-        _CODE.c.used.is_(False),
-        _CODE.c.revoked.is_(False),
+        *_UNSPENT,
         exists().where(
             _ROUND.c.id == _CODE.c.round_id,
             _ROUND.c.step != Step.DRAFT.value,  # plain text: the driver gets it as is

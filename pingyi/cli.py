@@ -622,15 +622,9 @@ def _form_set(args: argparse.Namespace) -> int:
             scale_levels=criteria.parse_scale(args.scale) if args.scale else None,
             unknown=not args.no_unknown,
             comments=not args.no_comments,
-        )
-        where = f"「{round_.name}」" if round_ else "默认设置"
-        audit.record(
-            session=session,
             actor=audit.CLI_ACTOR,
-            action=audit.Action.EDIT_FORM,
-            detail=f"{where}{group.name}:{form.describe()}",
         )
-    print(f"已设置{where}{group.name}的评议表:{form.describe()}")
+    print(f"已设置{criteria.place(round_)}{group.name}的评议表:{form.describe()}")
     return 0
 
 
@@ -696,14 +690,7 @@ def _report(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from pingyi import backup
 
-    made = backup.backup(bind=db.engine(), out=args.out)
-    with db.transaction() as session:
-        audit.record(
-            session=session,
-            actor=audit.CLI_ACTOR,
-            action=audit.Action.BACKUP,
-            detail=f"{made.path}({made.size_text},数据库版本 {made.revision})",
-        )
+    made = backup.backup(bind=db.engine(), out=args.out, actor=audit.CLI_ACTOR)
     print(f"已备份到 {made.path}({made.size_text},数据库版本 {made.revision})")
     return 0
 
@@ -711,15 +698,8 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from pingyi import backup
 
-    replaced = args.replace and backup.has_data(bind=db.engine())
-    restored = backup.restore(bind=db.engine(), source=args.file, replace=args.replace)
-    with db.transaction() as session:  # in the restored database: its log says where from
-        audit.record(
-            session=session,
-            actor=audit.CLI_ACTOR,
-            action=audit.Action.RESTORE,
-            detail=f"从 {restored.path} 恢复(备份的数据库版本 {restored.revision}"
-            f"{',替换了原有的全部数据' if replaced else ''})",
-        )
+    restored = backup.restore(
+        bind=db.engine(), source=args.file, replace=args.replace, actor=audit.CLI_ACTOR
+    )
     print(f"已从 {restored.path} 恢复数据库(备份的数据库版本 {restored.revision})")
     return 0

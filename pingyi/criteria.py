@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
+from pingyi import audit
 from pingyi.models import (
     FORM_KIND_LABELS,
     TEMPLATE_LABELS,
@@ -281,6 +282,11 @@ def frozen_message(round_: Round) -> str:
     return f"「{round_.name}」已开启,测评内容已冻结"
 
 
+def place(round_: Round | None) -> str:
+    """Where an edit of the content lands, as the office and its log say it."""
+    return "办公室默认设置" if round_ is None else f"「{round_.name}」"
+
+
 def editable_round(*, session: Session, round_id: int | None) -> Round | None:
     """The round to edit (None: the defaults), refused once opened.
 
@@ -349,21 +355,33 @@ def criteria_problems(key: TemplateKey, names: Sequence[str]) -> list[str]:
 
 
 def replace_criteria(
-    *, session: Session, round_id: int | None, names: Mapping[TemplateKey, Sequence[str]]
+    *,
+    session: Session,
+    round_id: int | None,
+    names: Mapping[TemplateKey, Sequence[str]],
+    actor: str,
 ) -> dict[TemplateKey, Change]:
     """Replace the criteria of the templates in `names` (order = position), all or none.
 
     Diffed by name: a criterion whose name stays keeps its id (and whatever points at it);
     only removed names are deleted and only new ones inserted.
     """
-    editable_round(session=session, round_id=round_id)
+    round_ = editable_round(session=session, round_id=round_id)
     problems = [p for key, wanted in names.items() for p in criteria_problems(key, wanted)]
     if problems:
         raise CriteriaError(";".join(problems))
-    return {
+    changes = {
         key: _replace_template(session=session, round_id=round_id, key=key, names=wanted)
         for key, wanted in names.items()
     }
+    parts = (f"{TEMPLATE_LABELS[key]}{change.describe()}" for key, change in changes.items())
+    audit.record(
+        session=session,
+        actor=actor,
+        action=audit.Action.EDIT_CRITERIA,
+        detail=f"{place(round_)}:" + ";".join(parts),
+    )
+    return changes
 
 
 def _replace_template(
@@ -445,17 +463,28 @@ def _valid_score(score: object) -> bool:
 
 
 def replace_scale(
-    *, session: Session, round_id: int | None, levels: Sequence[tuple[str, float | None]]
+    *,
+    session: Session,
+    round_id: int | None,
+    levels: Sequence[tuple[str, float | None]],
+    actor: str,
 ) -> Change:
     """Replace the rating scale of the defaults or a round in 筹备 (order = position).
 
     Diffed by label, like the criteria: a level whose label stays keeps its id.
     """
-    editable_round(session=session, round_id=round_id)
+    round_ = editable_round(session=session, round_id=round_id)
     problems = scale_problems(levels)
     if problems:
         raise CriteriaError(";".join(problems))
-    return _replace_levels(session=session, round_id=round_id, group_id=None, levels=levels)
+    change = _replace_levels(session=session, round_id=round_id, group_id=None, levels=levels)
+    audit.record(
+        session=session,
+        actor=actor,
+        action=audit.Action.EDIT_SCALE,
+        detail=f"{place(round_)}:{change.describe()}",
+    )
+    return change
 
 
 def _replace_levels(
@@ -635,13 +664,15 @@ def set_group_form(
     scale_levels: Sequence[tuple[str, float | None]] | None = None,
     unknown: bool = True,
     comments: bool = True,
+    actor: str,
 ) -> GroupFormView:
     """Set how a group rates in the defaults or a round in 筹备, all or nothing.
 
     `scale_levels` None: the round's scale; otherwise the group's own (label, score or None
     for 不了解), from best to worst, with 不了解 added when it has no unscored level."""
-    editable_round(session=session, round_id=round_id)
-    if session.get(EvaluatorGroup, group_id) is None:
+    round_ = editable_round(session=session, round_id=round_id)
+    group = session.get(EvaluatorGroup, group_id)
+    if group is None:
         raise CriteriaError("找不到该评议群体")
     if scale_levels is None:
         _replace_levels(session=session, round_id=round_id, group_id=group_id, levels=[])
@@ -662,4 +693,11 @@ def set_group_form(
     form.comments = comments
     session.add(form)
     session.flush()
-    return group_form(session=session, round_id=round_id, group_id=group_id)
+    saved = group_form(session=session, round_id=round_id, group_id=group_id)
+    audit.record(
+        session=session,
+        actor=actor,
+        action=audit.Action.EDIT_FORM,
+        detail=f"{place(round_)}{group.name}:{saved.describe()}",
+    )
+    return saved

@@ -72,6 +72,7 @@ def vendors_rate_overall(*, session: Session, round_id: int) -> None:
         group_id=vendors.id,
         kind=FormKind.OVERALL,
         scale_levels=criteria.parse_scale(VENDOR_SCALE),
+        actor=ACTOR,
     )
 
 

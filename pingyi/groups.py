@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from sqlmodel import Session, col, select
 from typing_extensions import TypeIs
 
+from pingyi import audit
 from pingyi.models import EvaluatorGroup, GroupKey
 
 GROUP_LABELS: dict[GroupKey, str] = {
@@ -73,7 +74,7 @@ def _is_whole(value: object) -> TypeIs[int | float]:
 
 
 def update_headcounts(
-    *, session: Session, headcounts: Mapping[GroupKey, object]
+    *, session: Session, headcounts: Mapping[GroupKey, object], actor: str
 ) -> dict[GroupKey, tuple[int, int]]:
     """Store the office's headcounts (all or none); returns each change as (before, after)."""
     problems = headcount_problems(headcounts)
@@ -87,4 +88,11 @@ def update_headcounts(
         if groups[key].headcount != count
     }
     set_headcounts(session=session, headcounts=wanted)
+    moved = (f"{GROUP_LABELS[key]} {old} → {new}" for key, (old, new) in changes.items())
+    audit.record(
+        session=session,
+        actor=actor,
+        action=audit.Action.EDIT_HEADCOUNTS,
+        detail=";".join(moved) or "人数未变",
+    )
     return changes

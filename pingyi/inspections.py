@@ -112,17 +112,6 @@ def for_branch(*, session: Session, target_id: int) -> list[Inspection]:
     return list(session.exec(query.order_by(col(Inspection.visited_on), col(Inspection.id))))
 
 
-def for_round(*, session: Session, round_id: int) -> list[Inspection]:
-    """Every finding of the round, branch by branch (in the round's order), then by date."""
-    query = (
-        select(Inspection)
-        .join(Target, col(Target.id) == col(Inspection.target_id))
-        .where(Inspection.round_id == round_id)
-        .order_by(col(Target.position), col(Inspection.visited_on), col(Inspection.id))
-    )
-    return list(session.exec(query))
-
-
 def delete(
     *, session: Session, inspection_id: int, recorded_by: int | None = None
 ) -> Inspection | None:

@@ -286,10 +286,10 @@ def _insert_review(session: Session, round_id: int, reviewer_id: int, target_id:
         with session.begin_nested():
             session.add(review)
             session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         existing = _locked_review(session, round_id, reviewer_id, target_id)
-        if existing is None:
-            raise
+        if existing is None:  # in the way, yet gone by now: the reviewer tries again
+            raise ReviewError("这份点评刚在另一个窗口保存过,请刷新页面后再试。") from exc
         return existing
     return review
 

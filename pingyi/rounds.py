@@ -440,7 +440,7 @@ def rules_of(*, session: Session, round_id: int | None) -> list[rules.Rule]:
 
 
 def save_rules(
-    *, session: Session, round_id: int | None, new_rules: Sequence[rules.Rule]
+    *, session: Session, round_id: int | None, new_rules: Sequence[rules.Rule], actor: str
 ) -> list[rules.Rule]:
     """Store the rules of the office (round_id None) or of a round still in 筹备; a round
     that has been opened is frozen. Returns the rules as stored."""
@@ -454,4 +454,10 @@ def save_rules(
         round_.rules = rules.rules_to_json(new_rules)
         session.add(round_)
         session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action=Action.EDIT_RULES,
+        detail=f"{criteria.place(round_)}:共 {len(new_rules)} 条规则",
+    )
     return list(new_rules)

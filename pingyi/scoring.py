@@ -359,7 +359,8 @@ class CriterionResult:
     criterion_id: int
     distribution: dict[str, int]  # level label → ratings, every level of the scale in order
     rated: int  # scored ratings: 不了解 excluded
-    good_rate: float | None  # 好评率: (好 + 较好) / rated
+    good: int  # ratings at the group's two best levels (好, 较好)
+    good_rate: float | None  # 好评率: good / rated
     mean: float | None
 
 
@@ -598,11 +599,13 @@ def _criterion_result(
     good: frozenset[int],
 ) -> CriterionResult:
     rated, total = _rated_and_total(by_level, scores)
+    good_count = sum(by_level.get(lid, 0) for lid in good)
     return CriterionResult(
         criterion_id=criterion_id,
         distribution=_distribution(by_level, levels),
         rated=rated,
-        good_rate=good_rate(sum(by_level.get(lid, 0) for lid in good), rated),
+        good=good_count,
+        good_rate=good_rate(good_count, rated),
         mean=_round(mean_score(rated, total)),
     )
 

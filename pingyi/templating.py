@@ -7,12 +7,18 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+
+def _lines(text: object) -> Markup:
+    """Escaped, its line breaks kept as <br> (what people typed in several lines)."""
+    return Markup("<br>").join(escape(str(text)).replace("\r\n", "\n").split("\n"))
 
 
 @cache
 def _environment() -> Environment:
     # StrictUndefined: a misspelt name in a template fails the test, not the printout.
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("pingyi", "templates"),
         autoescape=select_autoescape(["html", "html.j2"]),
         undefined=StrictUndefined,
@@ -20,6 +26,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["lines"] = _lines
+    return environment
 
 
 def render(template: str, **values: Any) -> str:

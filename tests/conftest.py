@@ -9,10 +9,14 @@ Each test gets its own copy of a migrated template, so tests never see each othe
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import shutil
+import sys
+import types
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from multiprocessing.context import SpawnContext
 from pathlib import Path
 
 import pytest
@@ -130,3 +134,12 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_engine")
     return request.getfixturevalue("pg_engine")
+
+
+@pytest.fixture
+def spawn(monkeypatch: pytest.MonkeyPatch) -> SpawnContext:
+    """multiprocessing's spawn context, for a test's child processes. A spawned child re-runs
+    the parent's __main__ file, which after a page test is app.py (AppTest leaves it there) and
+    would start the app: during the test the children get an empty one."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    return multiprocessing.get_context("spawn")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
-from worlds import bureau
+from worlds import account_of, bureau
 
 from pingyi import audit, auth, db, rounds
 from pingyi.audit import Action
@@ -153,10 +153,8 @@ def test_reset_gives_a_new_one_time_password_and_lifts_the_lock(engine: Engine) 
     for n in range(5):
         try_login(engine, line.username, f"wrong-{n}x")
     with db.transaction(engine) as s:
-        account = auth.account_of_member(
-            session=s, member_id=s.exec(select(Member.id).where(Member.name == "钱干事")).one()
-        )
-        fresh = auth.reset_password(actor="测试", session=s, account_id=account.id)  # type: ignore[union-attr,arg-type]
+        account = account_of(s, s.exec(select(Member.id).where(Member.name == "钱干事")).one())  # type: ignore[arg-type]
+        fresh = auth.reset_password(actor="测试", session=s, account_id=account.id)  # type: ignore[arg-type]
     result = try_login(engine, line.username, fresh.password)
     assert result.account is not None and result.account.must_change_password
 
@@ -174,7 +172,7 @@ def test_the_last_admin_cannot_be_deactivated(engine: Engine) -> None:
 def roles_of(engine: Engine, name: str) -> frozenset[Role]:
     with db.session(engine) as s:
         member_id = s.exec(select(Member.id).where(Member.name == name)).one()
-        account = auth.account_of_member(session=s, member_id=member_id)  # type: ignore[arg-type]
+        account = account_of(s, member_id)  # type: ignore[arg-type]
         return auth.roles(session=s, account=account)  # type: ignore[arg-type]
 
 

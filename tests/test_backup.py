@@ -233,13 +233,13 @@ def test_a_backup_taken_while_ballots_come_in_is_of_one_moment(
     try:
         while len(stored) < 20 and taking.is_alive():
             time.sleep(0.001)
-        made = backup.backup(bind=app_db, out=tmp_path / "online.backup")
+        made = backup.backup(bind=app_db, out=tmp_path / "online.backup", actor="测试")
     finally:
         taken.set()
         taking.join()
     assert len(stored) == len(plain)
 
-    backup.restore(bind=new_database, source=made.path)
+    backup.restore(bind=new_database, source=made.path, actor="测试")
     with db.session(new_database) as s:
         ballots_kept = s.scalar(select(func.count()).select_from(BallotBox))
         used = s.scalar(select(func.count()).where(col(EvaluationCode.used)))
@@ -260,7 +260,7 @@ def test_a_backup_of_the_previous_release_is_restored_and_upgraded(
     with new_database.begin() as conn:
         conn.execute(text("INSERT INTO unit (name, kind) VALUES ('旧版本的机关', '机关')"))
     old = tmp_path / "old-release.backup"
-    assert backup.backup(bind=new_database, out=old).revision == "0001"
+    assert backup.backup(bind=new_database, out=old, actor="测试").revision == "0001"
 
     assert (
         run("demo", "--no-history") == 0
@@ -299,9 +299,9 @@ def test_without_pg_dump_the_backup_says_what_to_install(
     monkeypatch.setenv("PATH", str(tmp_path))  # no PostgreSQL programs anywhere
     bind = db.make_engine("postgresql+psycopg://pingyi@127.0.0.1:1/nowhere")  # never connects
     with pytest.raises(backup.BackupError, match=r"找不到 pg_dump.*postgresql-client"):
-        backup.backup(bind=bind, out=tmp_path / "x.dump")
+        backup.backup(bind=bind, out=tmp_path / "x.dump", actor="测试")
     with pytest.raises(backup.BackupError, match="找不到 pg_restore"):
-        backup.restore(bind=bind, source=_fake_dump(tmp_path))
+        backup.restore(bind=bind, source=_fake_dump(tmp_path), actor="测试")
     assert not list(tmp_path.glob("*.dump"))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, MetaData, func, inspect, text
+from sqlalchemy.dialects import sqlite
 from sqlmodel import select
 from worlds import (  # noqa: F401  (verified_tallies is a fixture)
     Bureau,
@@ -819,3 +820,11 @@ def test_box_and_ballot_ids_are_random_not_sequential(engine: Engine) -> None:
         assert ids == sorted(ids)
     for numbers in ([int(i, 16) for i in arrival], [int(i, 16) for i in ids]):
         assert not any(abs(b - a) < 2**64 for a, b in itertools.pairwise(numbers))
+
+
+def test_the_claim_reads_the_created_time_of_the_code_s_own_round() -> None:
+    """SQLite's RETURNING names columns without their table, so in the claim's subquery
+    `WHERE id = round_id` the `round_id` is the code's only while `round` has no such column."""
+    returning = str(ballots._CLAIM_ANY_ROUND.compile(dialect=sqlite.dialect())).split("RETURNING")
+    assert "WHERE id = round_id" in returning[1]
+    assert {"round_id", "group_id"}.isdisjoint(Round.__table__.columns.keys())  # type: ignore[attr-defined]

@@ -11,14 +11,12 @@ the group's box until 开箱计票, which must then count each exactly once.
 
 from __future__ import annotations
 
-import multiprocessing
 import secrets
-import sys
 import threading
-import types
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.context import SpawnContext
 from typing import Any
 
 import pytest
@@ -193,12 +191,9 @@ def _submit_in_process(
 
 
 def _race_processes(
-    pg_engine: Engine, receipts: list[str | None], monkeypatch: pytest.MonkeyPatch
+    pg_engine: Engine, receipts: list[str | None], context: SpawnContext
 ) -> Counter[str]:
     """One process per receipt, released at once, each sending the same code's ballot."""
-    # A spawned child re-runs the parent's __main__ file; after the page tests that is app.py
-    # (AppTest leaves it there), which would start the app. The children need only this module.
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     world = bureau(pg_engine)
     staff = world.groups[GroupKey.UNIT_STAFF]
     (code,) = issue(pg_engine, world.round_id, staff, 1)
@@ -206,7 +201,6 @@ def _race_processes(
         (t, c, level) for (t, c), level in full_answers(pg_engine, world.round_id, staff).items()
     ]
     url = pg_engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(len(receipts)), context.Queue()
     processes = [
         context.Process(
@@ -229,20 +223,20 @@ def _race_processes(
 
 @pytest.mark.postgres
 def test_eight_processes_racing_one_code_from_eight_devices_store_one_ballot(
-    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    pg_engine: Engine, spawn: SpawnContext
 ) -> None:
     receipts = [None, *(secrets.token_hex(16) for _ in range(7))]
-    outcomes = _race_processes(pg_engine, receipts, monkeypatch)
+    outcomes = _race_processes(pg_engine, receipts, spawn)
     assert outcomes == Counter(stored=1, used=7)
     assert ballot_count(pg_engine) == 1
 
 
 @pytest.mark.postgres
 def test_one_device_s_ballot_sent_to_eight_replicas_at_once_is_stored_once(
-    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    pg_engine: Engine, spawn: SpawnContext
 ) -> None:
     """A tablet that sends again after a replica went quiet: the sends may all land at once."""
     device = secrets.token_hex(16)
-    outcomes = _race_processes(pg_engine, [device] * 8, monkeypatch)
+    outcomes = _race_processes(pg_engine, [device] * 8, spawn)
     assert outcomes == Counter(stored=1, again=7)
     assert ballot_count(pg_engine) == 1

@@ -54,7 +54,7 @@ def ids(engine: Engine, round_id: int | None, key: TemplateKey) -> dict[str, int
 
 def replace(engine: Engine, round_id: int | None, wanted: dict[TemplateKey, list[str]]) -> Any:
     with db.transaction(engine) as s:
-        return criteria.replace_criteria(session=s, round_id=round_id, names=wanted)
+        return criteria.replace_criteria(session=s, round_id=round_id, names=wanted, actor="测试")
 
 
 def levels(engine: Engine, round_id: int | None) -> list[tuple[str, float | None]]:
@@ -69,7 +69,7 @@ def level_ids(engine: Engine, round_id: int | None) -> dict[str, int]:
 
 def set_scale(engine: Engine, round_id: int | None, wanted: list[Any]) -> criteria.Change:
     with db.transaction(engine) as s:
-        return criteria.replace_scale(session=s, round_id=round_id, levels=wanted)
+        return criteria.replace_scale(session=s, round_id=round_id, levels=wanted, actor="测试")
 
 
 def seed_scale() -> list[tuple[str, float | None]]:
@@ -202,7 +202,7 @@ def test_an_opened_round_s_rules_are_frozen(engine: Engine) -> None:
     round_id = opened_round(engine)
     fewer, message = DEFAULT_RULES[:-1], frozen(engine, round_id)
     with db.transaction(engine) as s, pytest.raises(ValueError, match=message):
-        rounds.save_rules(session=s, round_id=round_id, new_rules=fewer)
+        rounds.save_rules(session=s, round_id=round_id, new_rules=fewer, actor="测试")
     with db.session(engine) as s:
         assert rounds.rules_of(session=s, round_id=round_id) == DEFAULT_RULES
 
@@ -319,7 +319,7 @@ def headcounts(engine: Engine) -> dict[GroupKey, int]:
 def test_headcounts_are_stored_and_changes_reported(engine: Engine) -> None:
     with db.transaction(engine) as s:
         changes = groups.update_headcounts(
-            session=s, headcounts={GroupKey.ALL_STAFF: 60, GroupKey.VENDORS: 200.0}
+            session=s, headcounts={GroupKey.ALL_STAFF: 60, GroupKey.VENDORS: 200.0}, actor="测试"
         )
     assert changes == {GroupKey.ALL_STAFF: (0, 60), GroupKey.VENDORS: (0, 200)}
     assert headcounts(engine) == {
@@ -345,7 +345,7 @@ def test_invalid_headcounts_are_refused_and_store_nothing(
 ) -> None:
     with db.transaction(engine) as s, pytest.raises(HeadcountError) as caught:
         groups.update_headcounts(
-            session=s, headcounts={GroupKey.ALL_STAFF: 60, GroupKey.VENDORS: value}
+            session=s, headcounts={GroupKey.ALL_STAFF: 60, GroupKey.VENDORS: value}, actor="测试"
         )
     assert str(caught.value) == message
     assert set(headcounts(engine).values()) == {0}
@@ -404,7 +404,7 @@ def test_a_bad_row_of_the_table_is_named_by_its_number(
 
 def save_rules(engine: Engine, round_id: int | None, new_rules: list[Rule]) -> list[Rule]:
     with db.transaction(engine) as s:
-        return rounds.save_rules(session=s, round_id=round_id, new_rules=new_rules)
+        return rounds.save_rules(session=s, round_id=round_id, new_rules=new_rules, actor="测试")
 
 
 def rules_of(engine: Engine, round_id: int | None) -> list[Rule]:

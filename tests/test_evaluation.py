@@ -6,13 +6,13 @@ leaves the box or the counted ballots, never both and never neither.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import signal
 import threading
 import time
 from collections import Counter
+from multiprocessing.context import SpawnContext
 from pathlib import Path
 from typing import Any
 
@@ -323,14 +323,13 @@ def _close_and_die(url: str, round_id: int, group_id: int, where: str) -> None:
 
 @pytest.mark.parametrize("where", ["count", "seal"])
 def test_a_process_killed_during_the_count_leaves_the_box_or_the_counted_ballots(
-    engine: Engine, where: str
+    engine: Engine, where: str, spawn: SpawnContext
 ) -> None:
     round_id, group_id, plain = vendors(engine, 6)
     for code in plain:
         ballots.submit_with_retry(engine, code, full_answers(engine, round_id, group_id))
     url = engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
-    process = context.Process(target=_close_and_die, args=(url, round_id, group_id, where))
+    process = spawn.Process(target=_close_and_die, args=(url, round_id, group_id, where))
     process.start()
     process.join(120)
     assert process.exitcode == -signal.SIGKILL

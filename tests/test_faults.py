@@ -13,17 +13,16 @@ same ballot sent again is stored exactly once.
 
 from __future__ import annotations
 
-import multiprocessing
 import queue
 import secrets
 import signal
 import sys
 import threading
 import time
-import types
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from multiprocessing.context import SpawnContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,10 +103,8 @@ def _burst(url: str, work: list[Sent], threads: int) -> None:
 
 
 def test_an_app_killed_during_a_burst_leaves_each_code_used_with_its_ballot_or_unused(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, spawn: SpawnContext
 ) -> None:
-    # See test_concurrency: a spawned child must not re-run app.py as its __main__.
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     world = bureau(engine)
     group_ids = [world.groups[GroupKey.UNIT_STAFF], world.groups[GroupKey.VENDORS]]
     answers: dict[str, ballots.Answers] = {}
@@ -124,7 +121,7 @@ def test_an_app_killed_during_a_burst_leaves_each_code_used_with_its_ballot_or_u
     ]
     url = engine.url.render_as_string(hide_password=False)
 
-    app = multiprocessing.get_context("spawn").Process(target=_burst, args=(url, work, 4))
+    app = spawn.Process(target=_burst, args=(url, work, 4))
     app.start()
     try:
         deadline = time.monotonic() + 60

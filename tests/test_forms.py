@@ -38,6 +38,7 @@ def vendors_overall(session: Session, round_: Round) -> None:
         group_id=vendors.group_id,
         kind=FormKind.OVERALL,
         scale_levels=criteria.parse_scale(VENDOR_SCALE),
+        actor="测试",
     )
     scoring.save_settings(
         actor="测试",
@@ -167,10 +168,11 @@ def test_each_group_gets_its_own_form_and_the_round_freezes_them(
                 round_id=world.round_id,
                 group_id=world.groups[GroupKey.VENDORS],
                 kind=FormKind.ITEMIZED,
+                actor="测试",
             )
         with pytest.raises(criteria.CriteriaError, match="已开启"):
             criteria.replace_scale(
-                session=s, round_id=world.round_id, levels=[("好", 100), ("差", 0)]
+                session=s, round_id=world.round_id, levels=[("好", 100), ("差", 0)], actor="测试"
             )
         described = {
             f.group_key: f.describe()
@@ -347,6 +349,7 @@ def test_a_form_without_unknown_or_comments_refuses_them(engine: Engine) -> None
             kind=FormKind.OVERALL,
             unknown=False,
             comments=False,
+            actor="测试",
         )
 
     built = bureau(engine, prepare=plain_form)
@@ -388,12 +391,15 @@ def test_new_rounds_copy_the_defaults_forms_and_scales(engine: Engine) -> None:
             kind=FormKind.OVERALL,
             scale_levels=criteria.parse_scale("满意,不满意"),
             comments=False,
+            actor="测试",
         )
         round_ = rounds.create_round(actor="测试", session=s, name="下一轮", quarter="2027Q1")
         copied = criteria.group_form(session=s, round_id=round_.id, group_id=gid)
         defaults = criteria.group_form(session=s, round_id=None, group_id=gid)
         # The round's own copy: editing it leaves the defaults alone.
-        criteria.set_group_form(session=s, round_id=round_.id, group_id=gid, kind=FormKind.ITEMIZED)
+        criteria.set_group_form(
+            session=s, round_id=round_.id, group_id=gid, kind=FormKind.ITEMIZED, actor="测试"
+        )
         after = criteria.group_form(session=s, round_id=None, group_id=gid)
         own_levels = s.exec(select(ScaleLevel).where(ScaleLevel.group_id == gid)).all()
     assert (
@@ -445,6 +451,7 @@ def test_a_group_scale_that_cannot_be_scored_is_refused(engine: Engine) -> None:
                     group_id=gid,
                     kind=FormKind.OVERALL,
                     scale_levels=levels,
+                    actor="测试",
                 )
 
 

@@ -164,12 +164,14 @@ def build_hostile(engine: Engine) -> Hostile:
             session=s,
             round_id=None,
             names={key: [CRITERION, *names[key][1:]] for key in TemplateKey},
+            actor="测试",
         )
         levels = criteria.scale(session=s, round_id=None)
         criteria.replace_scale(
             session=s,
             round_id=None,
             levels=[(LEVEL if lv.label == "较好" else lv.label, lv.score) for lv in levels],
+            actor="测试",
         )
         groups.set_headcounts(session=s, headcounts={GroupKey.ALL_STAFF: 20})
         round_ = rounds.create_round(actor="测试", session=s, name=ROUND_NAME, quarter=QUARTER)
@@ -710,7 +712,7 @@ def test_over_long_criteria_and_scale_labels_are_refused(engine: Engine) -> None
         engine,
         criteria.CriteriaError,
         lambda s: criteria.replace_criteria(
-            session=s, round_id=None, names={TemplateKey.MEMBER: [too_long]}
+            session=s, round_id=None, names={TemplateKey.MEMBER: [too_long]}, actor="测试"
         ),
     )
     assert f"名称超过 {criteria.MAX_CRITERION_CHARS} 个字" in message
@@ -718,7 +720,7 @@ def test_over_long_criteria_and_scale_labels_are_refused(engine: Engine) -> None
     message = _refused(
         engine,
         criteria.CriteriaError,
-        lambda s: criteria.replace_scale(session=s, round_id=None, levels=levels),
+        lambda s: criteria.replace_scale(session=s, round_id=None, levels=levels, actor="测试"),
     )
     assert f"等级名称超过 {criteria.MAX_LEVEL_CHARS} 个字" in message
     with db.session(engine) as s:

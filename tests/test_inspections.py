@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from worlds import GRASSROOTS_BRANCHES, ORGAN_BRANCH, Bureau, bureau
+from worlds import GRASSROOTS_BRANCHES, ORGAN_BRANCH, Bureau, bureau, inspections_of_round
 
 from pingyi import auth, db, inspections, rounds
 from pingyi.inspections import InspectionError
@@ -175,7 +175,7 @@ def test_the_same_finding_sent_twice_is_stored_once(engine: Engine, world: Burea
         assert record(s, world.round_id, FIRST, findings=" 记录齐全;党费按时收缴 ").id == first.id
         assert record(s, world.round_id, FIRST, findings="另一条").id != first.id
     with db.session(engine) as s:
-        assert len(inspections.for_round(session=s, round_id=world.round_id)) == 2
+        assert len(inspections_of_round(s, world.round_id)) == 2
 
 
 def test_a_double_tap_stores_the_finding_once(engine: Engine, world: Bureau) -> None:
@@ -192,7 +192,7 @@ def test_a_double_tap_stores_the_finding_once(engine: Engine, world: Bureau) -> 
     for thread in taps:
         thread.join()
     with db.session(engine) as s:
-        assert len(inspections.for_round(session=s, round_id=world.round_id)) == 1
+        assert len(inspections_of_round(s, world.round_id)) == 1
 
 
 def test_findings_are_listed_by_branch_then_date(engine: Engine, world: Bureau) -> None:
@@ -201,7 +201,7 @@ def test_findings_are_listed_by_branch_then_date(engine: Engine, world: Bureau) 
         record(s, world.round_id, FIRST, visited_on=date(2026, 11, 15), findings="一支部后")
         record(s, world.round_id, FIRST, visited_on=date(2026, 11, 3), findings="一支部先")
     with db.session(engine) as s:
-        found = inspections.for_round(session=s, round_id=world.round_id)
+        found = inspections_of_round(s, world.round_id)
         first = inspections.for_branch(
             session=s,
             target_id=target(s, world.round_id, FIRST).id,  # type: ignore[arg-type]
@@ -248,4 +248,4 @@ def test_an_inspector_deletes_only_their_own_findings_the_office_any(
         # Already gone (a double tap): nothing to do.
         assert inspections.delete(session=s, inspection_id=mine) is None  # type: ignore[arg-type]
     with db.session(engine) as s:
-        assert inspections.for_round(session=s, round_id=world.round_id) == []
+        assert inspections_of_round(s, world.round_id) == []

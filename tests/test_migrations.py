@@ -14,15 +14,13 @@ their group's 开箱计票, which writes them again shuffled with the box's.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import secrets
-import sys
-import types
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from multiprocessing.context import SpawnContext
 from typing import Any
 
 import pytest
@@ -664,15 +662,12 @@ def _start_in_process(url: str, start: Any, results: Any) -> None:
 
 @pytest.mark.postgres
 def test_app_processes_starting_together_on_a_new_database_migrate_and_seed_it_once(
-    pg_admin: Engine, monkeypatch: pytest.MonkeyPatch
+    pg_admin: Engine, spawn: SpawnContext
 ) -> None:
-    # See test_concurrency: a spawned child must not re-run app.py as its __main__.
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     with scratch_database(pg_admin, scratch_name("pingyi_migr")) as url:
-        context = multiprocessing.get_context("spawn")
-        start, results = context.Barrier(4), context.Queue()
+        start, results = spawn.Barrier(4), spawn.Queue()
         processes = [
-            context.Process(target=_start_in_process, args=(url, start, results)) for _ in range(4)
+            spawn.Process(target=_start_in_process, args=(url, start, results)) for _ in range(4)
         ]
         engine = db.make_engine(url)
         try:

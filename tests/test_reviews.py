@@ -494,6 +494,17 @@ def test_double_taps_racing_to_submit_store_one_review_and_one_set_of_items(
     assert review.submitted and texts == ["乙", "甲"]
 
 
+def test_a_review_in_the_way_yet_gone_is_a_message_to_try_again(
+    engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert meets a review its lookups cannot see (stored meanwhile by another window,
+    then out of reach): the reviewer reads a sentence, not a database error."""
+    submit_review(engine, world, SECRETARY, "钱干事", submit=False)
+    monkeypatch.setattr(reviews, "_locked_review", lambda *_: None)
+    with pytest.raises(ReviewError, match="刚在另一个窗口保存过,请刷新页面后再试"):
+        submit_review(engine, world, SECRETARY, "钱干事")
+
+
 # ---- leader scores
 
 

@@ -12,10 +12,20 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pingyi import ballots, codes, db, evaluation, groups, rounds, tally
-from pingyi.models import Branch, GroupKey, Member, Round, Unit, UnitKind
+from pingyi.models import (
+    Account,
+    Branch,
+    GroupKey,
+    Inspection,
+    Member,
+    Round,
+    Target,
+    Unit,
+    UnitKind,
+)
 
 ORGAN_BRANCH = "机关党支部"
 GRASSROOTS_BRANCHES = ("第一市场党支部", "第二市场党支部")
@@ -156,3 +166,21 @@ def count(engine: Engine, round_id: int) -> None:
     group_ids = [state.group_id for state in waiting]
     for group_id in group_ids:
         evaluation.close(engine, round_id=round_id, group_id=group_id)
+
+
+def account_of(session: Session, member_id: int) -> Account:
+    """The login account made for a member (tests look it up to change or log in with it)."""
+    found = session.exec(select(Account).where(Account.member_id == member_id)).first()
+    assert found is not None, f"member {member_id} has no account"
+    return found
+
+
+def inspections_of_round(session: Session, round_id: int) -> list[Inspection]:
+    """Every finding of the round, branch by branch, then by date of the visit."""
+    query = (
+        select(Inspection)
+        .join(Target, col(Target.id) == col(Inspection.target_id))
+        .where(Inspection.round_id == round_id)
+        .order_by(col(Target.position), col(Inspection.visited_on), col(Inspection.id))
+    )
+    return list(session.exec(query))

@@ -503,17 +503,18 @@ def branch_heatmap_frame(result: RoundResult, criterion_names: Mapping[int, str]
         and any(g.status == OK for g in t.groups)
     ]
     columns = list(dict.fromkeys(item.criterion_id for t in members for item in t.criteria))
-    rated: dict[str, dict[int, list[float]]] = {}
+    # Pooled from the counts, not the rounded rates: (good, rated) per branch and criterion.
+    pooled: dict[str, dict[int, tuple[int, int]]] = {}
     for target in members:
-        row = rated.setdefault(target.branch_name, {})
+        row = pooled.setdefault(target.branch_name, {})
         for item in target.criteria:
-            if item.good_rate is not None and item.rated:
-                good, total = row.setdefault(item.criterion_id, [0.0, 0.0])
-                row[item.criterion_id] = [good + item.good_rate * item.rated, total + item.rated]
-    branches = list(rated)
+            if item.rated:
+                good, rated = row.get(item.criterion_id, (0, 0))
+                row[item.criterion_id] = (good + item.good, rated + item.rated)
+    branches = list(pooled)
     frame = pd.DataFrame(
         [
-            [(rated[b][cid][0] / rated[b][cid][1]) if cid in rated[b] else None for cid in columns]
+            [scoring.good_rate(*pooled[b][cid]) if cid in pooled[b] else None for cid in columns]
             for b in branches
         ],
         index=branches,

@@ -194,7 +194,7 @@ def copy_sqlite(engine: Engine, directory: Path) -> SqliteCopy:
             if Path(f"{path}{suffix}").exists()
         }
     out = directory / "pingyi-backup.db"
-    backup.backup(bind=engine, out=out)
+    backup.backup(bind=engine, out=out, actor="测试")
     return SqliteCopy(files, merged_copy(files, directory / "merged"), out)
 
 
@@ -202,7 +202,7 @@ def copy_postgresql(engine: Engine, directory: Path, wal_from: int) -> PgCopy:
     directory.mkdir(parents=True)
     dump = pgf.dump_plain(engine)
     out = directory / "pingyi-backup.dump"
-    backup.backup(bind=engine, out=out)
+    backup.backup(bind=engine, out=out, actor="测试")
     backup_text = pgf.restore_to_text(engine, out)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import col, select
 from streamlit.testing.v1 import AppTest
+from worlds import account_of
 
 from pingyi import auth, db, inspections, rounds, summaries
 from pingyi.models import LeaderAssignment, Member, Target, TargetKind
@@ -23,7 +24,7 @@ def account(member: Member) -> str:
     """An account (initial password already changed) for `member`; its username."""
     with db.transaction() as s:
         auth.create_member_accounts(actor="测试", session=s, member_ids=[member.id])  # type: ignore[list-item]
-        row = auth.account_of_member(session=s, member_id=member.id)  # type: ignore[arg-type]
+        row = account_of(s, member.id)  # type: ignore[arg-type]
         row.must_change_password = False  # type: ignore[union-attr]
         s.add(row)
     return member.roster_id

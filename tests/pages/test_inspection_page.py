@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
+from worlds import account_of, inspections_of_round
 
 from pingyi import auth, db, inspections, rounds
 from pingyi.models import Account, Member, Step, Target, TargetKind
@@ -25,7 +26,7 @@ def account(where: Any) -> tuple[str, str]:
         member = s.exec(select(Member).where(where).order_by(col(Member.id))).first()
         assert member is not None
         auth.create_member_accounts(actor="测试", session=s, member_ids=[member.id])  # type: ignore[list-item]
-        row = auth.account_of_member(session=s, member_id=member.id)  # type: ignore[arg-type]
+        row = account_of(s, member.id)  # type: ignore[arg-type]
         row.must_change_password = False  # type: ignore[union-attr]
         s.add(row)
         return member.roster_id, member.name
@@ -86,7 +87,7 @@ def test_a_finding_without_findings_is_refused_in_chinese(demo_db: Path, open_pa
     assert [e.value for e in at.error] == ["请填写「发现的情况」"]
     assert area(at, "调研督查内容").value == "三会一课记录"
     with db.session() as s:
-        assert inspections.for_round(session=s, round_id=rounds.current(session=s).id) == []  # type: ignore[union-attr,arg-type]
+        assert inspections_of_round(s, rounds.current(session=s).id) == []  # type: ignore[union-attr,arg-type]
 
 
 def record(inspector: str, username: str | None = None) -> int:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import docx
@@ -525,9 +526,7 @@ def test_the_branches_heatmap_pools_their_members_good_rates(voted: Voted, open_
     expected: dict[str, float] = {}
     for branch in {t.branch_name for t in members}:
         items = [i for t in members if t.branch_name == branch for i in t.criteria if i.rated]
-        expected[branch] = round(
-            sum(i.good_rate * i.rated for i in items) / sum(i.rated for i in items), 4
-        )
+        expected[branch] = round(sum(i.good for i in items) / sum(i.rated for i in items), 4)
     heat = chart_titled(at, view.HEATMAP_TITLE)
     assert heat["data"][0]["type"] == "heatmap"
     assert heat["data"][0]["x"] == ["总体评价"]
@@ -535,6 +534,31 @@ def test_the_branches_heatmap_pools_their_members_good_rates(voted: Voted, open_
     assert shown == pytest.approx({b: 100 * r for b, r in expected.items()}, abs=0.051)
     (table,) = [d.value for d in at.dataframe if d.value.index.name == "党支部"]
     assert dict(table["总体评价"]) == pytest.approx(expected)
+
+
+def test_the_branches_heatmap_pools_counts_not_rounded_rates() -> None:
+    """0 of 1 and 4 of 6 好评 are 4/7 = 0.571428…: 0.5714; pooling the rounded rates
+    (0 and 0.6667) would give 0.57146 and show 0.5715."""
+
+    def member(good: int, rated: int) -> SimpleNamespace:
+        item = scoring.CriterionResult(
+            criterion_id=1,
+            distribution={},
+            rated=rated,
+            good=good,
+            good_rate=scoring.good_rate(good, rated),
+            mean=None,
+        )
+        return SimpleNamespace(
+            template_key=TemplateKey.MEMBER,
+            branch_name="机关党支部",
+            groups=[SimpleNamespace(status=scoring.OK)],
+            criteria=[item],
+        )
+
+    result = SimpleNamespace(targets=[member(0, 1), member(4, 6)])
+    frame = view.branch_heatmap_frame(result, {1: "总体评价"})  # type: ignore[arg-type]
+    assert frame.loc["机关党支部", "总体评价"] == 0.5714
 
 
 def test_the_results_show_each_groups_ballots_over_time(

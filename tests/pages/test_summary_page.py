@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
+from worlds import account_of
 
 from pingyi import auth, db, rounds, summaries
 from pingyi.models import (
@@ -33,7 +34,7 @@ def account_for(pick: Callable[[Session], Member]) -> tuple[str, int]:
     with db.transaction() as s:
         member = pick(s)
         auth.create_member_accounts(actor="测试", session=s, member_ids=[member.id])  # type: ignore[list-item]
-        account = auth.account_of_member(session=s, member_id=member.id)  # type: ignore[arg-type]
+        account = account_of(s, member.id)  # type: ignore[arg-type]
         account.must_change_password = False  # type: ignore[union-attr]
         s.add(account)
         return member.roster_id, member.id  # type: ignore[return-value]
